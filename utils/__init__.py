@@ -1,0 +1,62 @@
+"""Shared code of the phonon-DoS-with-e3nn notebook series.
+
+Modules (data flows one way): ``data`` → ``graphs`` → ``model`` → ``train``; ``thermo`` and ``plot`` are
+leaves. Importing ``utils`` has no side effects: no rcParams changes, no prints, no downloads.
+
+Example:
+    >>> import utils
+    >>> info = utils.setup(seed=0)     # doctest: +SKIP
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+__all__ = ["setup", "is_fast", "wants_training", "__version__"]
+
+
+def _flag(name: str) -> bool:
+    import os
+    return os.environ.get(name, "0").strip().lower() not in ("", "0", "false", "no")
+
+
+def is_fast() -> bool:
+    """True when the environment asks for the short path (``FAST=1``: CI, instructors in a hurry)."""
+    return _flag("FAST")
+
+
+def wants_training() -> bool:
+    """True when ``TRAIN=1``: notebooks retrain instead of loading the shipped checkpoint."""
+    return _flag("TRAIN")
+
+
+def setup(seed: int = 0, style: bool = True, threads: int | None = None, verbose: bool = True) -> dict:
+    """Seed python/numpy/torch, pick the device, apply the plot style; return what was set.
+
+    Args:
+        seed: seed for ``random``, ``numpy`` and ``torch``.
+        style: apply ``utils.plot.set_style()`` (matplotlib rcParams) — only here, never on import.
+        threads: torch intra-op threads (default: leave torch's choice).
+        verbose: print one line with the mode and library versions (handy when asking for help).
+    Returns:
+        dict with keys ``device``, ``fast``, ``train``, ``seed``, ``versions``.
+    """
+    import random
+    from importlib.metadata import version
+
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if threads:
+        torch.set_num_threads(threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if style:
+        from .plot import set_style
+        set_style()
+    versions = {p: version(p) for p in ("torch", "e3nn", "torch_geometric", "pymatgen", "ase", "numpy")}
+    info = dict(device=device, fast=is_fast(), train=wants_training(), seed=seed, versions=versions)
+    if verbose:
+        mode = "FAST" if info["fast"] else "full"
+        print(f"mode: {mode} · device: {device} · " + " · ".join(f"{k} {v}" for k, v in versions.items()))
+    return info

@@ -1,0 +1,21 @@
+"""Labelling command: `python -m utils.datagen {label,pack-shard,status}`.
+
+    python -m utils.datagen label --calculator 7net-l3i5 --workers 2      # resumable, runs for hours
+    python -m utils.datagen label --set alloys                            # Mg3(Sb,Bi)2 and SiGe references
+    python -m utils.datagen pack-shard                                    # move finished records into a shard
+    python -m utils.datagen status                                        # counts so far
+
+Each finished material is written atomically as labels/pending/<id>.json (failures as labels/failed/<id>.json,
+with the reason); `pack-shard` appends them to a new gzipped JSON-lines shard, so git history holds each
+record once. A rerun skips every id already in a shard, pending or failed.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .runner import main
+
+if __name__ == "__main__":
+    sys.exit(main(argparse.ArgumentParser(prog="python -m utils.datagen", description=__doc__,
+                                          formatter_class=argparse.RawDescriptionHelpFormatter)))

@@ -1,0 +1,379 @@
+"""Candidate crystals for labelling: prototype families × chemically sensible compositions.
+
+Every candidate is a real structure type (space group + Wyckoff positions of a known compound), decorated
+with a composition that is either charge balanced and reachable from a known compound of that type by
+pymatgen's data-mined ion-substitution probabilities (Hautier et al., Inorg. Chem. 50, 656, 2011), or, for
+metallic families, taken from explicit lists of elements that form them. The starting lattice is scaled so
+that the shortest bonded contact equals the sum of the ionic (or metallic) radii; relaxation does the rest.
+
+Example:
+    >>> cands = candidate_list()
+    >>> cands[0].keys()   # doctest: +SKIP
+    dict_keys(['id', 'prototype', 'formula', 'structure'])
+"""
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+
+import numpy as np
+from pymatgen.core import Element, Lattice, Species, Structure
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+# Elements the labeller is trusted on (Li..Bi, no noble gases, no H, no Pm; lanthanides included).
+ALLOWED = [Element.from_Z(z).symbol for z in range(3, 84)
+           if Element.from_Z(z).symbol not in {"Ne", "Ar", "Kr", "Xe", "Pm", "Tc"}]
+
+# Prototype: space group, lattice shape (a=1), Wyckoff sites as (role, frac coords). c/a etc. are typical values.
+PROTOTYPES = {
+    "fcc":          (225, dict(a=1), [("A", (0, 0, 0))]),
+    "bcc":          (229, dict(a=1), [("A", (0, 0, 0))]),
+    "hcp":          (194, dict(a=1, c=1.633), [("A", (1 / 3, 2 / 3, 0.25))]),
+    "diamond":      (227, dict(a=1), [("A", (0, 0, 0))]),   # pymatgen uses origin choice 1 for Fd-3m
+    "rocksalt":     (225, dict(a=1), [("A", (0, 0, 0)), ("X", (0.5, 0.5, 0.5))]),
+    "cesium_chloride": (221, dict(a=1), [("A", (0, 0, 0)), ("X", (0.5, 0.5, 0.5))]),
+    "zincblende":   (216, dict(a=1), [("A", (0, 0, 0)), ("X", (0.25, 0.25, 0.25))]),
+    "wurtzite":     (186, dict(a=1, c=1.633), [("A", (1 / 3, 2 / 3, 0)), ("X", (1 / 3, 2 / 3, 0.375))]),
+    "nickel_arsenide": (194, dict(a=1, c=1.39), [("A", (0, 0, 0)), ("X", (1 / 3, 2 / 3, 0.25))]),
+    "fluorite":     (225, dict(a=1), [("A", (0, 0, 0)), ("X", (0.25, 0.25, 0.25))]),
+    "antifluorite": (225, dict(a=1), [("X", (0, 0, 0)), ("A", (0.25, 0.25, 0.25))]),
+    "rutile":       (136, dict(a=1, c=0.645), [("A", (0, 0, 0)), ("X", (0.305, 0.305, 0))]),
+    "cadmium_iodide": (164, dict(a=1, c=1.6), [("A", (0, 0, 0)), ("X", (1 / 3, 2 / 3, 0.25))]),
+    "perovskite":   (221, dict(a=1), [("A", (0.5, 0.5, 0.5)), ("B", (0, 0, 0)), ("X", (0.5, 0, 0))]),
+    "L1_2":         (221, dict(a=1), [("B", (0, 0, 0)), ("A", (0, 0.5, 0.5))]),
+    "A15":          (223, dict(a=1), [("A", (0.25, 0, 0.5)), ("B", (0, 0, 0))]),
+    "full_heusler": (225, dict(a=1), [("A", (0.25, 0.25, 0.25)), ("B", (0, 0, 0)), ("C", (0.5, 0.5, 0.5))]),
+    "half_heusler": (216, dict(a=1), [("A", (0, 0, 0)), ("B", (0.25, 0.25, 0.25)), ("C", (0.5, 0.5, 0.5))]),
+    "spinel":       (227, dict(a=1), [("A", (0, 0, 0)), ("B", (0.625, 0.625, 0.625)),
+                                      ("X", (0.3875, 0.3875, 0.3875))]),
+    "chalcopyrite": (122, dict(a=1, c=2.0), [("A", (0, 0, 0)), ("B", (0, 0, 0.5)), ("X", (0.25, 0.25, 0.125))]),
+    "delafossite":  (166, dict(a=1, c=5.95), [("A", (0, 0, 0)), ("B", (0, 0, 0.5)), ("X", (0, 0, 0.108))]),
+    "corundum":     (167, dict(a=1, c=2.73), [("A", (0, 0, 0.352)), ("X", (0.306, 0, 0.25))]),
+    "pyrite":       (205, dict(a=1), [("A", (0, 0, 0)), ("X", (0.385, 0.385, 0.385))]),
+    "molybdenite_2H": (194, dict(a=1, c=3.89), [("A", (1 / 3, 2 / 3, 0.25)), ("X", (1 / 3, 2 / 3, 0.621))]),
+    "anti_perovskite": (221, dict(a=1), [("X", (0.5, 0.5, 0.5)), ("B", (0, 0, 0)), ("A", (0.5, 0, 0))]),
+}
+
+LAYERED = {"cadmium_iodide", "molybdenite_2H"}
+
+# Ionic families: seed compounds (species per role) of known members; substitutions are drawn from them.
+IONIC_SEEDS = {
+    "rocksalt": [{"A": "Na+", "X": "Cl-"}, {"A": "Mg2+", "X": "O2-"}, {"A": "Sc3+", "X": "N3-"},
+                 {"A": "Pb2+", "X": "S2-"}],
+    "cesium_chloride": [{"A": "Cs+", "X": "Cl-"}],
+    "zincblende": [{"A": "Zn2+", "X": "S2-"}, {"A": "Ga3+", "X": "As3-"}, {"A": "Cu+", "X": "Cl-"}],
+    "wurtzite": [{"A": "Zn2+", "X": "O2-"}, {"A": "Ga3+", "X": "N3-"}],
+    "nickel_arsenide": [{"A": "Fe2+", "X": "S2-"}],
+    "fluorite": [{"A": "Ca2+", "X": "F-"}, {"A": "Zr4+", "X": "O2-"}],
+    "antifluorite": [{"A": "Li+", "X": "O2-"}, {"A": "Mg2+", "X": "Si4-"}],
+    "rutile": [{"A": "Ti4+", "X": "O2-"}, {"A": "Mg2+", "X": "F-"}],
+    "cadmium_iodide": [{"A": "Cd2+", "X": "I-"}, {"A": "Sn4+", "X": "S2-"}],
+    "perovskite": [{"A": "Sr2+", "B": "Ti4+", "X": "O2-"}, {"A": "K+", "B": "Mg2+", "X": "F-"}],
+    "spinel": [{"A": "Mg2+", "B": "Al3+", "X": "O2-"}],
+    "chalcopyrite": [{"A": "Cu+", "B": "In3+", "X": "Se2-"}, {"A": "Zn2+", "B": "Ge4+", "X": "P3-"}],
+    "delafossite": [{"A": "Cu+", "B": "Al3+", "X": "O2-"}],
+    "corundum": [{"A": "Al3+", "X": "O2-"}],
+    "pyrite": [{"A": "Fe2+", "X": "S-"}],
+    "molybdenite_2H": [{"A": "Mo4+", "X": "S2-"}],
+    "anti_perovskite": [{"A": "Li+", "B": "O2-", "X": "Cl-"}],
+}
+
+# Metallic families: explicit element lists of known members and analogues.
+_TM = ["Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn", "Y", "Zr", "Nb", "Mo", "Ru", "Rh", "Pd", "Ag",
+       "Cd", "Hf", "Ta", "W", "Re", "Os", "Ir", "Pt", "Au"]
+METALLIC = {
+    "fcc": [["Al"], ["Cu"], ["Ag"], ["Au"], ["Ni"], ["Pd"], ["Pt"], ["Pb"], ["Ca"], ["Sr"], ["Rh"], ["Ir"],
+            ["Yb"], ["Ce"], ["Th"]],
+    "bcc": [["Li"], ["Na"], ["K"], ["Rb"], ["Cs"], ["Ba"], ["V"], ["Nb"], ["Ta"], ["Cr"], ["Mo"], ["W"], ["Fe"],
+            ["Eu"]],
+    "hcp": [["Be"], ["Mg"], ["Sc"], ["Ti"], ["Co"], ["Zn"], ["Y"], ["Zr"], ["Ru"], ["Cd"], ["Hf"], ["Re"], ["Os"],
+            ["Tl"], ["Gd"], ["Tb"], ["Dy"], ["Ho"], ["Er"], ["Tm"], ["Lu"], ["Nd"], ["Pr"], ["La"], ["Sm"]],
+    "diamond": [["C"], ["Si"], ["Ge"], ["Sn"]],
+    "cesium_chloride": [[a, b] for a, b in [("Ni", "Al"), ("Co", "Al"), ("Fe", "Al"), ("Cu", "Zn"), ("Ag", "Mg"),
+                                           ("Au", "Zn"), ("Ni", "Ti"), ("Fe", "Ti"), ("Co", "Ti"), ("Pd", "In"),
+                                           ("Ru", "Al"), ("Cu", "Pd"), ("Ag", "Zn"), ("Au", "Cd"), ("Li", "Tl"),
+                                           ("Mg", "Sc"), ("Y", "Cu"), ("Y", "Ag"), ("La", "Mg"), ("Ce", "Zn"),
+                                           ("Gd", "Rh"), ("Er", "Ag"), ("Dy", "Cu"), ("Sr", "Cd"), ("Ca", "Hg"),
+                                           ("Tb", "Mg"), ("Ho", "Ir"), ("Tm", "Zn"), ("Lu", "Rh"), ("Sc", "Ru"),
+                                           ("Zr", "Ru"), ("Hf", "Os"), ("Pr", "Mg"), ("Nd", "Zn"), ("Sm", "Ag")]],
+    "L1_2": [[a, b] for a, b in [("Ni", "Al"), ("Cu", "Au"), ("Ni", "Ga"), ("Pt", "Al"), ("Pd", "Sn"),
+                                 ("Pt", "Ti"), ("Ir", "Nb"), ("Ni", "Ge"), ("Pd", "In"), ("Cu", "Pt"),
+                                 ("Al", "Sc"), ("Al", "Er"), ("Sn", "La"), ("Pb", "Ce"), ("In", "Yb"),
+                                 ("Rh", "Ta"), ("Pt", "Zr"), ("Ir", "V"), ("Pd", "Mn"), ("Au", "Cu"),
+                                 ("Al", "Lu"), ("Sn", "Nd"), ("In", "Pr"), ("Al", "Y"), ("Ga", "Tm"),
+                                 ("Pt", "Mn"), ("Ni", "Si"), ("Pd", "Ge"), ("Tl", "Sm"), ("Al", "Ho")]],
+    "A15": [[a, b] for a, b in [("Nb", "Sn"), ("V", "Si"), ("Nb", "Ge"), ("Nb", "Al"), ("V", "Ga"), ("Cr", "Si"),
+                                ("Mo", "Ge"), ("Mo", "Si"), ("V", "Ge"), ("Nb", "Ga"), ("Ta", "Sn"), ("Cr", "Ge"),
+                                ("V", "Sn"), ("Mo", "Ir"), ("Nb", "Ir"), ("Ti", "Ir"), ("V", "Co"), ("Cr", "Ir"),
+                                ("Ti", "Pt"), ("Zr", "Au")]],
+    "full_heusler": [list(t) for t in [("Cu", "Mn", "Al"), ("Co", "Mn", "Si"), ("Co", "Fe", "Si"),
+                                       ("Ni", "Mn", "Ga"), ("Fe", "V", "Al"), ("Co", "Ti", "Sn"),
+                                       ("Ni", "Ti", "Sn"), ("Co", "Mn", "Ge"), ("Ru", "Mn", "Ge"),
+                                       ("Pd", "Mn", "Sn"), ("Co", "Zr", "Al"), ("Ni", "Hf", "Sn"),
+                                       ("Co", "V", "Ga"), ("Fe", "Ti", "Sn"), ("Cu", "Ti", "Al"),
+                                       ("Li", "Ag", "Sb"), ("Co", "Nb", "Sn"), ("Ni", "Zr", "Sn"),
+                                       ("Rh", "Mn", "Ge"), ("Au", "Mn", "Al"), ("Ni", "Mn", "In"),
+                                       ("Co", "Cr", "Ga"), ("Pd", "Hf", "Al"), ("Ni", "Sc", "Sn"),
+                                       ("Ru", "V", "Ga")]],
+    "half_heusler": [list(t) for t in [("Ti", "Ni", "Sn"), ("Zr", "Ni", "Sn"), ("Hf", "Ni", "Sn"),
+                                       ("Ti", "Co", "Sb"), ("Zr", "Co", "Sb"), ("Nb", "Fe", "Sb"),
+                                       ("V", "Fe", "Sb"), ("Ta", "Fe", "Sb"), ("Sc", "Ni", "Sb"),
+                                       ("Y", "Ni", "Sb"), ("Li", "Zn", "As"), ("Li", "Mg", "P"),
+                                       ("Li", "Zn", "P"), ("Li", "Mg", "N"), ("Li", "Cd", "Sb"),
+                                       ("Na", "Mg", "Sb"), ("Ti", "Pt", "Sn"), ("Zr", "Pd", "Sn"),
+                                       ("Nb", "Co", "Sn"), ("Sc", "Pt", "Sb"), ("Lu", "Pt", "Bi"),
+                                       ("Y", "Pt", "Bi"), ("La", "Pt", "Bi"), ("Gd", "Pt", "Bi"),
+                                       ("Er", "Pd", "Sb"), ("Dy", "Ni", "Bi"), ("Ho", "Pd", "Bi"),
+                                       ("Tm", "Ni", "Sb"), ("Sc", "Au", "Pb"), ("Hf", "Co", "Sb"),
+                                       ("Mg", "Ag", "As"), ("Li", "Al", "Si"), ("Li", "Ga", "Ge"),
+                                       ("Na", "Zn", "Sb"), ("K", "Zn", "Sb"), ("Li", "Mn", "Bi"),
+                                       ("Ta", "Co", "Sn"), ("V", "Co", "Sb"), ("Ti", "Rh", "Sb"),
+                                       ("Zr", "Rh", "Bi"), ("Pr", "Pd", "Bi"), ("Nd", "Pt", "Sb"),
+                                       ("Sm", "Pd", "Bi"), ("Tb", "Pt", "Sb"), ("Yb", "Pt", "Bi"),
+                                       ("Ce", "Ni", "Sb"), ("Eu", "Pd", "Sb"), ("Sc", "Ni", "Bi")]],
+}
+# formula units of a role in the primitive cell don't matter: roles map to Wyckoff sites.
+
+
+# Anions the substitution model lacks: predicted with a lighter proxy of the same group, then expanded.
+_ANION_PROXY = {"Te2-": "Se2-", "P3-": "N3-", "As3-": "N3-", "Sb3-": "N3-", "Si4-": None, "S-": None}
+_ANION_EXPANSION = {"Se2-": ["Te2-"], "N3-": ["P3-", "As3-", "Sb3-"]}
+
+
+def _seed_substitutions(seed: dict[str, str], threshold: float) -> list[tuple[float, dict[str, str]]]:
+    """Role→species maps reachable from `seed` with probability ≥ threshold (pymatgen's data-mined model).
+
+    Anions outside the model's table are handled through a same-group proxy (Te via Se, pnictides via N);
+    a seed species with no proxy keeps only the seed itself.
+    """
+    predictor = _predictor(threshold)
+    known = {str(sp) for sp in predictor.p.species}
+    proxied = {r: (sp if sp in known else _ANION_PROXY.get(sp)) for r, sp in seed.items()}
+    out = [(1.0, dict(seed))]
+    if any(v is None for v in proxied.values()):
+        return out
+    roles = list(seed)
+    for pred in predictor.list_prediction([proxied[r] for r in roles]):
+        new_for_old = {v: k for k, v in pred["substitutions"].items()}   # original species -> new Species
+        mapping = {r: str(new_for_old[proxied[r]]) for r in roles}
+        out.append((pred["probability"], mapping))
+        for r in roles:
+            for heavier in _ANION_EXPANSION.get(mapping[r], []):
+                out.append((0.5 * pred["probability"], {**mapping, r: heavier}))
+    return out
+
+
+@lru_cache(maxsize=4)
+def _predictor(threshold: float):
+    from pymatgen.analysis.structure_prediction.substitution_probability import SubstitutionPredictor
+    return SubstitutionPredictor(threshold=threshold)
+
+
+@lru_cache(maxsize=1)
+def _dls_predictor():
+    from pymatgen.analysis.structure_prediction.volume_predictor import DLSVolumePredictor
+    return DLSVolumePredictor()
+
+
+def _radius(species: str) -> float:
+    """Contact radius in Å: Shannon ionic radius for an ion, metallic/atomic radius for a neutral element."""
+    try:
+        sp = Species.from_str(species)
+        if sp.oxi_state and sp.oxi_state != 0:
+            r = sp.ionic_radius
+            if r:
+                return float(r)
+        el = sp.element
+    except ValueError:
+        el = Element(species)
+    r = el.metallic_radius or el.atomic_radius or el.atomic_radius_calculated
+    return float(r)
+
+
+def build(prototype: str, species_by_role: dict[str, str]) -> Structure:
+    """Primitive structure of `prototype` with species on its roles, lattice scaled so contacts touch.
+
+    The shortest distance between any two sites equals the sum of their radii (ionic for ions).
+    """
+    sg, shape, sites = PROTOTYPES[prototype]
+    a = 5.0   # provisional; rescaled below
+    c = a * shape.get("c", 1.0)
+    if sg in (194, 186, 164, 166, 167):
+        lattice = Lattice.hexagonal(a, c)
+    elif sg in (136, 122):
+        lattice = Lattice.tetragonal(a, c)
+    else:
+        lattice = Lattice.cubic(a)
+    species = [species_by_role[role] for role, _ in sites]
+    conv = Structure.from_spacegroup(sg, lattice, [Species.from_str(s) if _is_ion(s) else s for s in species],
+                                     [xyz for _, xyz in sites])
+    conv.merge_sites(tol=1e-3, mode="delete")
+    prim = SpacegroupAnalyzer(conv, symprec=1e-3).find_primitive()
+    # scale: the smallest d_ij / (r_i + r_j) over all pairs, periodic images included, becomes 1
+    radii = np.array([_radius(str(site.specie)) for site in prim])
+    cutoff = 2.0 * max(prim.lattice.abc)
+    centers, neighbors, _, dists = prim.get_neighbor_list(cutoff)
+    scale = 1.0 / np.min(dists / (radii[centers] + radii[neighbors]))
+    prim.scale_lattice(prim.volume * scale ** 3)
+    prim.remove_oxidation_states()
+    if prototype not in LAYERED:
+        # Bond-length based volume (pymatgen's DLS predictor, fitted to ICSD bond lengths) is a closer start for
+        # most families; the contact-radii volume stays for layered (van der Waals) ones and as a fallback.
+        try:
+            prim.scale_lattice(_dls_predictor().predict(prim))
+        except Exception:   # no bond-length data for a pair: keep the contact-radii volume
+            pass
+    return prim
+
+
+def _is_ion(s: str) -> bool:
+    return s[-1] in "+-"
+
+
+def _charge_balanced(prototype: str, mapping: dict[str, str]) -> bool:
+    s = build_counts(prototype)
+    total = 0.0
+    for role, n in s.items():
+        total += n * Species.from_str(mapping[role]).oxi_state
+    return abs(total) < 1e-6
+
+
+@lru_cache(maxsize=None)
+def _role_counts(prototype: str) -> tuple:
+    sg, shape, sites = PROTOTYPES[prototype]
+    lattice = Lattice.cubic(1.0)
+    if sg in (194, 186, 164, 166, 167):
+        lattice = Lattice.hexagonal(1.0, shape.get("c", 1.0))
+    elif sg in (136, 122):
+        lattice = Lattice.tetragonal(1.0, shape.get("c", 1.0))
+    markers = ["Li", "Be", "B", "C"][: len(sites)]
+    conv = Structure.from_spacegroup(sg, lattice, markers, [xyz for _, xyz in sites])
+    counts: dict[str, int] = {}
+    for (role, _), m in zip(sites, markers):
+        counts[role] = counts.get(role, 0) + sum(1 for site in conv if site.specie.symbol == m)
+    return tuple(sorted(counts.items()))
+
+
+def build_counts(prototype: str) -> dict[str, int]:
+    """Number of atoms per role in the conventional cell of `prototype`."""
+    return dict(_role_counts(prototype))
+
+
+def _element(s: str) -> str:
+    return Species.from_str(s).element.symbol if _is_ion(s) else s
+
+
+def candidate_id(prototype: str, mapping: dict[str, str]) -> str:
+    key = prototype + ":" + ",".join(f"{r}={_element(s)}" for r, s in sorted(mapping.items()))
+    return f"{prototype}-" + "".join(_element(mapping[r]) for r in sorted(mapping)) + "-" + \
+        hashlib.sha1(key.encode()).hexdigest()[:6]
+
+
+def raw_candidates(threshold: float = 2e-3) -> list[dict]:
+    """All (prototype, role→species, score) candidates before ordering; deterministic."""
+    out, seen = [], set()
+    for proto, seeds in IONIC_SEEDS.items():
+        for seed in seeds:
+            for prob, mapping in _seed_substitutions(seed, threshold):
+                els = [_element(s) for s in mapping.values()]
+                if len(set(els)) != len(els) or any(e not in ALLOWED for e in els):
+                    continue
+                if not _charge_balanced(proto, mapping):
+                    continue
+                key = (proto, tuple(sorted((r, _element(s)) for r, s in mapping.items())))
+                if key in seen:
+                    continue
+                seen.add(key)
+                out.append(dict(prototype=proto, mapping=mapping, score=prob))
+    for proto, lists in METALLIC.items():
+        roles = [r for r, _ in PROTOTYPES[proto][2]]
+        # L1_2 / A15 list the majority element first (A); the rest follow the Wyckoff order.
+        for els in lists:
+            if any(e not in ALLOWED for e in els):
+                continue
+            mapping = dict(zip(_ordered_roles(roles), els))
+            key = (proto, tuple(sorted(mapping.items())))
+            if key not in seen:
+                seen.add(key)
+                out.append(dict(prototype=proto, mapping=mapping, score=1.0))
+    return out
+
+
+def _ordered_roles(roles: list[str]) -> list[str]:
+    return sorted(set(roles))
+
+
+def order_for_coverage(cands: list[dict], seed: int = 0) -> list[dict]:
+    """Greedy order that covers every element early and round-robins over prototypes.
+
+    Score of the next pick = Σ_elements 1/(1+times seen)² + 0.5/(1+prototype picks), ties by probability.
+    So a partial run (e.g. the frozen v0) already spans many elements and structure types.
+    """
+    rng = np.random.default_rng(seed)
+    remaining = list(cands)
+    rng.shuffle(remaining)
+    elements = [frozenset(_element(s) for s in c["mapping"].values()) for c in remaining]
+    el_count: dict[str, int] = {}
+    proto_count: dict[str, int] = {}
+    ordered = []
+    while remaining:
+        scores = [sum(1.0 / (1 + el_count.get(e, 0)) ** 2 for e in els)
+                  + 0.5 / (1 + proto_count.get(c["prototype"], 0)) + 0.05 * min(c["score"], 1.0)
+                  for c, els in zip(remaining, elements)]
+        best = int(np.argmax(scores))
+        c, els = remaining.pop(best), elements.pop(best)
+        for e in els:
+            el_count[e] = el_count.get(e, 0) + 1
+        proto_count[c["prototype"]] = proto_count.get(c["prototype"], 0) + 1
+        ordered.append(c)
+    return ordered
+
+
+def candidate_list(limit: int | None = None, threshold: float = 2e-3) -> list[dict]:
+    """Ordered candidates: dicts with id, prototype, mapping (role → species); build with `build_candidate`.
+
+    Structures are built lazily (by the labelling workers), since the volume prediction costs ~0.5 s each.
+    """
+    out = [dict(id=candidate_id(c["prototype"], c["mapping"]), prototype=c["prototype"], mapping=c["mapping"])
+           for c in order_for_coverage(raw_candidates(threshold))]
+    return out[:limit] if limit else out
+
+
+def build_candidate(candidate: dict) -> Structure:
+    """The starting structure of a candidate from `candidate_list` (or an alloy reference, which has one)."""
+    if "structure" in candidate:
+        s = candidate["structure"]
+        return s if isinstance(s, Structure) else Structure.from_dict(s)
+    return build(candidate["prototype"], candidate["mapping"])
+
+
+def alloy_references() -> list[dict]:
+    """Ordered alloy supercells for the N-hot notebook (never in training).
+
+    Mg3(Sb1−xBix)2, La2O3 type (P-3m1; Mg 1a, Mg 2d z=0.63, Pn 2d z=0.23), as 2×1×1 supercells with
+    x = 0, ¼, ½, ¾, 1 (Bi on 0–4 of the 4 pnictogen sites), lattice by Vegard's law between
+    Mg3Sb2 (a 4.57, c 7.23 Å) and Mg3Bi2 (a 4.67, c 7.40 Å); and Si1−xGex in the 8-atom diamond cell.
+    """
+    out = []
+    for n_bi in range(5):
+        x = n_bi / 4
+        a, c = 4.57 + x * (4.67 - 4.57), 7.23 + x * (7.40 - 7.23)
+        s = Structure.from_spacegroup(164, Lattice.hexagonal(a, c), ["Mg", "Mg", "Sb"],
+                                      [(0, 0, 0), (1 / 3, 2 / 3, 0.63), (1 / 3, 2 / 3, 0.23)])
+        s.make_supercell([2, 1, 1])
+        pn = [i for i, site in enumerate(s) if site.specie.symbol == "Sb"]
+        for i in pn[:n_bi]:
+            s.replace(i, "Bi")
+        out.append(dict(id=f"alloy-Mg3Sb2Bi-x{x:.2f}", prototype="alloy_Mg3(Sb,Bi)2", formula=s.composition.reduced_formula,
+                        x=x, series="Mg3(Sb1-xBix)2", structure=s))
+    for n_ge in range(0, 9, 2):
+        x = n_ge / 8
+        s = Structure.from_spacegroup(227, Lattice.cubic(5.43 + x * (5.66 - 5.43)), ["Si"], [(0, 0, 0)])
+        for i in range(n_ge):
+            s.replace(i, "Ge")
+        out.append(dict(id=f"alloy-SiGe-x{x:.2f}", prototype="alloy_Si(Ge)", formula=s.composition.reduced_formula,
+                        x=x, series="Si1-xGex", structure=s))
+    return out
+
+
+__all__ = ["alloy_references", "build_candidate", "PROTOTYPES", "ALLOWED", "build", "candidate_list", "raw_candidates", "order_for_coverage"]

@@ -1,0 +1,233 @@
+"""Resumable, parallel labelling run with atomic writes and per-material failure isolation."""
+from __future__ import annotations
+
+import gzip
+import json
+import multiprocessing as mp
+import os
+import signal
+import sys
+import tempfile
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+DEFAULT_OUT = Path(__file__).resolve().parents[2] / "data" / "labels"
+_CALC = None
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` so that a crash leaves either the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def make_calculator(name: str):
+    """An ASE calculator by name: 'emt' (ase, for tests) or a SevenNet model such as '7net-l3i5'."""
+    if name == "emt":
+        from ase.calculators.emt import EMT
+        return EMT()
+    if name.startswith("7net"):
+        try:
+            from sevenn.calculator import SevenNetCalculator
+        except ImportError as exc:
+            raise SystemExit("SevenNet is not installed: pip install -e .[datagen]") from exc
+        return SevenNetCalculator(name, device="cpu")
+    raise SystemExit(f"unknown calculator {name!r}: use 'emt' or a SevenNet model name like '7net-l3i5'")
+
+
+def _versions(calculator: str) -> dict:
+    out = {}
+    for pkg in ["phonopy", "ase", "pymatgen", "numpy"] + (["sevenn", "torch"] if calculator.startswith("7net") else []):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _init_worker(calculator: str) -> None:
+    global _CALC
+    import warnings
+    warnings.filterwarnings("ignore")
+    try:
+        import torch
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    _CALC = make_calculator(calculator)
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Timeout()
+
+
+def _label_one(task: dict) -> dict:
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from .label import LabelError, LabelSettings, label_atoms
+
+    from .prototypes import build_candidate
+
+    settings = LabelSettings(**task["settings"])
+    t0 = time.perf_counter()
+    formula = task.get("formula")
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(int(task["timeout_s"]))
+    try:
+        structure = build_candidate(task)
+        formula = structure.composition.reduced_formula
+        if len(structure) > task["max_atoms"]:
+            raise LabelError(f"{len(structure)} atoms in the cell exceeds --max-atoms {task['max_atoms']}")
+        atoms = AseAtomsAdaptor.get_atoms(structure)
+        rec = label_atoms(atoms, _CALC, settings)
+        rec["ok"] = True
+    except LabelError as exc:
+        rec = dict(ok=False, reason=str(exc))
+    except _Timeout:
+        rec = dict(ok=False, reason=f"timed out after {task['timeout_s']} s")
+    except Exception as exc:   # one bad material must never stop the run; the reason is logged
+        rec = dict(ok=False, reason=f"{type(exc).__name__}: {exc}")
+    finally:
+        signal.alarm(0)
+    rec["wall_s"] = round(time.perf_counter() - t0, 2)
+    return {"formula": formula, **{k: task[k] for k in ("id", "prototype", "set", "mapping") if k in task},
+            **{k: task[k] for k in ("x", "series") if k in task}, **rec}
+
+
+def done_ids(out: Path) -> set[str]:
+    """Ids already finished: in a shard, pending, or failed."""
+    ids = {p.stem for p in (out / "pending").glob("*.json")} | {p.stem for p in (out / "failed").glob("*.json")}
+    for shard in sorted((out / "shards").glob("*.jsonl.gz")):
+        with gzip.open(shard, "rt") as fh:
+            ids |= {json.loads(line)["id"] for line in fh if line.strip()}
+    return ids
+
+
+def iter_records(out: Path = DEFAULT_OUT, include_pending: bool = True):
+    """Every stored record (shards, then pending files)."""
+    for shard in sorted((out / "shards").glob("*.jsonl.gz")):
+        with gzip.open(shard, "rt") as fh:
+            for line in fh:
+                if line.strip():
+                    yield json.loads(line)
+    if include_pending:
+        for p in sorted((out / "pending").glob("*.json")):
+            yield json.loads(p.read_text())
+
+
+def _tasks(args, settings: dict) -> list[dict]:
+    from .prototypes import alloy_references, candidate_list
+
+    cands = alloy_references() if args.set == "alloys" else candidate_list(threshold=args.threshold)
+    done = done_ids(args.out)
+    tasks = []
+    for c in cands:
+        if c["id"] in done:
+            continue
+        t = dict(c)
+        if "structure" in t:
+            t["structure"] = t["structure"].as_dict()
+        t.update(settings=settings, timeout_s=args.timeout, set=args.set, max_atoms=args.max_atoms)
+        tasks.append(t)
+    return tasks[: args.limit] if args.limit else tasks
+
+
+def cmd_label(args) -> int:
+    from tqdm import tqdm
+
+    from .label import LabelSettings, is_stable
+
+    settings = LabelSettings.fast() if args.fast else LabelSettings()
+    settings_d = {k: getattr(settings, k) for k in settings.__dataclass_fields__}
+    tasks = _tasks(args, settings_d)
+    print(f"{len(tasks)} materials to label with {args.calculator} on {args.workers} worker(s)", flush=True)
+    provenance = dict(labeller=args.calculator, versions=_versions(args.calculator), settings=settings_d)
+    ctx = mp.get_context("spawn")
+    n_ok = n_stable = 0
+    with ctx.Pool(args.workers, initializer=_init_worker, initargs=(args.calculator,), maxtasksperchild=50) as pool:
+        bar = tqdm(pool.imap_unordered(_label_one, tasks), total=len(tasks), unit="mat", file=sys.stdout,
+                   mininterval=5)
+        for rec in bar:
+            rec["provenance"] = provenance
+            if rec["ok"]:
+                rec["stable"] = is_stable(rec, settings)
+                if not rec["stable"]:   # keep the statistics, drop the bulky spectra
+                    for key in ("fine_dos", "fine_pdos", "dos"):
+                        rec.pop(key, None)
+                atomic_write_text(args.out / "pending" / f"{rec['id']}.json", json.dumps(rec))
+                n_ok += 1
+                n_stable += rec["stable"]
+            else:
+                atomic_write_text(args.out / "failed" / f"{rec['id']}.json", json.dumps(rec))
+            bar.set_postfix(stable=n_stable, labelled=n_ok)
+    print(f"done: {n_ok} labelled, {n_stable} stable, {len(tasks) - n_ok} failed", flush=True)
+    return 0
+
+
+def cmd_pack_shard(args) -> int:
+    pending = sorted((args.out / "pending").glob("*.json"))
+    failed = sorted((args.out / "failed").glob("*.json"))
+    if not pending and not failed:
+        print("nothing pending")
+        return 0
+    shards = args.out / "shards"
+    shards.mkdir(parents=True, exist_ok=True)
+    n = len(list(shards.glob("shard-*.jsonl.gz")))
+    path = shards / f"shard-{n:04d}.jsonl.gz"
+    lines = [p.read_text().strip() for p in pending + failed]
+    fd, tmp = tempfile.mkstemp(dir=shards, suffix=".tmp")
+    os.close(fd)
+    with gzip.open(tmp, "wt") as fh:
+        fh.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+    for p in pending + failed:
+        p.unlink()
+    print(f"packed {len(pending)} labelled + {len(failed)} failed into {path.name}")
+    return 0
+
+
+def cmd_status(args) -> int:
+    from collections import Counter
+    recs = list(iter_records(args.out))
+    for p in sorted((args.out / "failed").glob("*.json")):
+        recs.append(json.loads(p.read_text()))
+    stable = [r for r in recs if r.get("stable")]
+    els = Counter(e for r in stable for e in {int(z) for z in r["structure"]["numbers"]})
+    print(json.dumps(dict(records=len(recs), labelled=sum(bool(r.get("ok")) for r in recs), stable=len(stable),
+                          elements=len(els), prototypes=len({r["prototype"] for r in stable}),
+                          mean_wall_s=round(sum(r["wall_s"] for r in recs) / max(1, len(recs)), 1))))
+    return 0
+
+
+def main(parser) -> int:
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("label", help="label materials (resumable)")
+    p.add_argument("--calculator", default="7net-l3i5")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--set", choices=["main", "alloys"], default="main")
+    p.add_argument("--threshold", type=float, default=2e-3, help="ion-substitution probability threshold")
+    p.add_argument("--max-atoms", type=int, default=24)
+    p.add_argument("--timeout", type=int, default=900, help="seconds per material")
+    p.add_argument("--fast", action="store_true", help="cheap settings (tests)")
+    for name in ("pack-shard", "status"):
+        sub.add_parser(name)
+    for sp in sub.choices.values():
+        sp.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args()
+    return {"label": cmd_label, "pack-shard": cmd_pack_shard, "status": cmd_status}[args.cmd](args)

@@ -1,0 +1,100 @@
+"""Figures shared by the notebooks. A leaf module: imports nothing else from ``utils``.
+
+Nothing here changes matplotlib's global state except ``set_style()``, which the notebooks call explicitly
+(through ``utils.setup()``).
+
+Example:
+    >>> import numpy as np, matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> plot_dos(ax, np.linspace(0, 1000, 51), np.ones(51), label="flat")   # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+PALETTE = {"target": "#1f1f1f", "prediction": "#d1495b", "reference": "#00798c", "fill": "#edae49",
+           "train": "#00798c", "valid": "#d1495b", "test": "#66a182"}
+FREQ_LABEL = r"Frequency $\omega$ (cm$^{-1}$)"
+DOS_LABEL = r"DoS $g(\omega)$ (max-normalized)"
+
+
+def set_style() -> None:
+    """Apply the series' plot style (seaborn 'ticks', readable on a projector)."""
+    import matplotlib as mpl
+    import seaborn as sns
+
+    sns.set_theme(style="ticks", context="notebook")
+    mpl.rcParams.update({"figure.dpi": 100, "savefig.dpi": 150, "savefig.bbox": "tight", "axes.spines.top": False,
+                         "axes.spines.right": False, "legend.frameon": False, "figure.figsize": (6.0, 3.6),
+                         "font.family": "DejaVu Sans"})
+
+
+def plot_dos(ax, freq_cm1, dos, label=None, color=None, fill=False, **kw):
+    """Draw one DoS curve on `ax` (frequency in cm⁻¹ on x); returns the line."""
+    (line,) = ax.plot(freq_cm1, dos, label=label, color=color, **kw)
+    if fill:
+        ax.fill_between(freq_cm1, 0, dos, color=line.get_color(), alpha=0.25, lw=0)
+    ax.set_xlabel(FREQ_LABEL)
+    ax.set_ylabel(DOS_LABEL)
+    ax.set_xlim(float(np.min(freq_cm1)), float(np.max(freq_cm1)))
+    ax.set_ylim(bottom=0)
+    return line
+
+
+def parity_plot(ax, target, prediction, label="", units=""):
+    """Predicted vs true values with the y = x line; `units` goes in both axis labels."""
+    target, prediction = np.asarray(target), np.asarray(prediction)
+    lo, hi = float(min(target.min(), prediction.min())), float(max(target.max(), prediction.max()))
+    ax.plot([lo, hi], [lo, hi], color="0.6", lw=1, zorder=0)
+    ax.scatter(target, prediction, s=12, alpha=0.7, color=PALETTE["prediction"], edgecolor="none")
+    unit = f" ({units})" if units else ""
+    ax.set_xlabel(f"true {label}{unit}")
+    ax.set_ylabel(f"predicted {label}{unit}")
+    ax.set_aspect("equal", adjustable="box")
+
+
+def quartile_grid(freq_cm1, targets, predictions, errors, titles, n_per_quartile=4, seed=0):
+    """The original tutorial's figure: example predictions from each error quartile (best → worst).
+
+    Args:
+        freq_cm1: (n_grid,) grid; targets, predictions: (n, n_grid); errors: (n,) per-material error.
+        titles: (n,) strings (e.g. formulas).
+    Returns:
+        the matplotlib Figure (4 rows = quartiles, `n_per_quartile` columns).
+    """
+    import matplotlib.pyplot as plt
+
+    errors = np.asarray(errors)
+    rng = np.random.default_rng(seed)
+    edges = np.quantile(errors, [0, 0.25, 0.5, 0.75, 1.0])
+    fig, axes = plt.subplots(4, n_per_quartile, figsize=(2.3 * n_per_quartile, 6.8), sharex=True, sharey=True)
+    for q in range(4):
+        in_q = np.where((errors >= edges[q]) & (errors <= edges[q + 1]))[0]
+        pick = rng.choice(in_q, size=min(n_per_quartile, len(in_q)), replace=False)
+        for j, ax in enumerate(axes[q]):
+            if j >= len(pick):
+                ax.axis("off")
+                continue
+            i = pick[j]
+            ax.fill_between(freq_cm1, 0, targets[i], color="0.8", lw=0, label="label")
+            ax.plot(freq_cm1, predictions[i], color=PALETTE["prediction"], lw=1.5, label="prediction")
+            ax.set_title(titles[i], fontsize=9)
+            ax.set_yticks([])
+        axes[q, 0].set_ylabel(f"Q{q + 1}", rotation=0, labelpad=12, fontsize=10)
+    for ax in axes[-1]:
+        ax.set_xlabel(r"$\omega$ (cm$^{-1}$)")
+    axes[0, -1].legend(fontsize=7, loc="upper right")
+    fig.suptitle("Test predictions by error quartile (Q1 best → Q4 worst)", y=1.0)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, name: str, folder: str | Path | None = None) -> Path:
+    """Save `fig` as PNG under the repository's figures/ folder (or `folder`); returns the path."""
+    folder = Path(folder) if folder else Path(__file__).resolve().parents[1] / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    fig.savefig(path)
+    return path
