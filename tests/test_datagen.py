@@ -1,0 +1,128 @@
+"""The labelling pipeline end to end (relax → phonopy → DoS) with ase's EMT potential on Al and Cu."""
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
+
+from utils.datagen.label import COARSE_GRID_CM1, FINE_GRID_CM1, LabelError, LabelSettings, label_atoms, supercell_matrix
+from utils.datagen.prototypes import PROTOTYPES, build, raw_candidates
+from utils.datagen.runner import atomic_write_text, done_ids, iter_records
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def al_record():
+    return label_atoms(bulk("Al", "fcc", a=4.1), EMT(), LabelSettings.fast())
+
+
+def test_al_record_is_physical(al_record):
+    rec = al_record
+    assert rec["imaginary_weight"] == 0.0
+    assert len(rec["dos"]) == len(COARSE_GRID_CM1) and max(rec["dos"]) == pytest.approx(1.0)
+    # the fine DoS holds 3N modes (1 atom → 3), up to the Gaussian tail cut at ω = 0
+    assert np.trapezoid(rec["fine_dos"], FINE_GRID_CM1) == pytest.approx(3.0, rel=0.01)
+    # EMT aluminium: the highest mode lies between 250 and 400 cm⁻¹ (experiment: ~ 320 cm⁻¹)
+    assert 250 < rec["max_freq_cm1"] < 400
+    assert set(rec["fine_pdos"]) == {"Al"}
+    assert rec["relax"]["residual_force_eV_A"] < 0.01
+
+
+def test_partial_dos_add_up_to_total():
+    rec = label_atoms(_cu3au(), EMT(), LabelSettings.fast())
+    total = np.asarray(rec["fine_dos"])
+    summed = sum(np.asarray(v) for v in rec["fine_pdos"].values())
+    np.testing.assert_allclose(summed, total, atol=1e-6 * total.max())
+    assert set(rec["fine_pdos"]) == {"Cu", "Au"}
+    # each element holds 3 modes per atom (1 Au, 3 Cu), and the heavy Au sits lower in frequency than Cu
+    au, cu = np.asarray(rec["fine_pdos"]["Au"]), np.asarray(rec["fine_pdos"]["Cu"])
+    assert np.trapezoid(au, FINE_GRID_CM1) == pytest.approx(3.0, rel=0.02)
+    assert np.trapezoid(cu, FINE_GRID_CM1) == pytest.approx(9.0, rel=0.02)
+    mean_freq = lambda g: np.trapezoid(FINE_GRID_CM1 * g, FINE_GRID_CM1) / np.trapezoid(g, FINE_GRID_CM1)
+    assert mean_freq(au) < mean_freq(cu)
+
+
+def _cu3au():
+    from ase import Atoms
+    a = 3.75
+    return Atoms("AuCu3", scaled_positions=[(0, 0, 0), (0, .5, .5), (.5, 0, .5), (.5, .5, 0)], cell=[a, a, a], pbc=True)
+
+
+def test_volume_change_is_rejected():
+    atoms = bulk("Cu", "fcc", a=3.61 * 1.25)   # 95 % too large a volume
+    with pytest.raises(LabelError, match="volume changed"):
+        label_atoms(atoms, EMT(), LabelSettings.fast())
+
+
+def test_supercell_matrix_reaches_min_length():
+    cell = np.array([[3.0, 0, 0], [0, 4.5, 0], [0, 0, 9.0]])
+    sc = supercell_matrix(cell, 8.0)
+    assert np.diag(sc).tolist() == [3, 2, 1]
+
+
+def test_prototypes_build_with_right_space_group():
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+    cands = raw_candidates()
+    seen = {}
+    for c in cands:
+        seen.setdefault(c["prototype"], c)
+    assert len(seen) >= 15
+    for proto, c in seen.items():
+        s = build(proto, c["mapping"])
+        assert SpacegroupAnalyzer(s, symprec=1e-2).get_space_group_number() == PROTOTYPES[proto][0], proto
+        assert min(s.distance_matrix[np.triu_indices(len(s), 1)], default=9) > 1.0, proto
+
+
+def test_runner_end_to_end_with_emt(tmp_path):
+    """The real command: two workers, Al and Cu labelled, a failing element logged, rerun skips all."""
+    from pymatgen.core import Lattice, Structure
+
+    tasks = [dict(id=f"fcc-{el}", prototype="fcc", structure=Structure(Lattice.cubic(a), [el] * 4,
+                  [[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0]]).get_primitive_structure())
+             for el, a in [("Al", 4.05), ("Cu", 3.61), ("Fe", 3.6)]]   # EMT has no Fe → logged failure
+    script = (
+        "import sys, argparse; from pathlib import Path; import utils.datagen.runner as r\n"
+        "import utils.datagen.prototypes as p; from pymatgen.core import Structure; import json\n"
+        f"tasks = json.loads({json.dumps(json.dumps([dict(t, structure=t['structure'].as_dict()) for t in tasks]))})\n"
+        "p.alloy_references = lambda: [dict(t, structure=Structure.from_dict(t['structure'])) for t in tasks]\n"
+        "sys.exit(r.main(argparse.ArgumentParser()))\n")
+    cmd = [sys.executable, "-c", script, "label", "--calculator", "emt", "--workers", "2", "--set", "alloys",
+           "--fast", "--out", str(tmp_path)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "2 labelled, 2 stable, 1 failed" in out.stdout
+    failed = json.loads((tmp_path / "failed" / "fcc-Fe.json").read_text())
+    assert "EMT" in failed["reason"] and failed["ok"] is False
+    recs = {r["id"]: r for r in iter_records(tmp_path)}
+    assert set(recs) == {"fcc-Al", "fcc-Cu"} and all(r["stable"] for r in recs.values())
+    prov = recs["fcc-Al"]["provenance"]
+    assert prov["labeller"] == "emt" and "phonopy" in prov["versions"]
+    assert str(tmp_path) not in json.dumps(recs)   # no local paths in records
+    # resumable: a rerun finds nothing to do
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert "0 materials to label" in again.stdout
+    # packing moves pending + failed into one shard; ids stay known
+    subprocess.run([sys.executable, "-m", "utils.datagen", "pack-shard", "--out", str(tmp_path)], check=True,
+                   cwd=ROOT, capture_output=True)
+    assert not list((tmp_path / "pending").glob("*.json"))
+    with gzip.open(next((tmp_path / "shards").glob("*.jsonl.gz")), "rt") as fh:
+        assert len(fh.read().strip().splitlines()) == 3
+    assert done_ids(tmp_path) == {"fcc-Al", "fcc-Cu", "fcc-Fe"}
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path):
+    path = tmp_path / "x.json"
+    atomic_write_text(path, "old")
+
+    with pytest.raises(TypeError):
+        atomic_write_text(path, 123)   # write() of a non-str fails midway
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
