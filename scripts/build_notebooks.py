@@ -56,7 +56,7 @@ def badge_urls(stem: str) -> dict[str, str]:
 
 def colab_cell_source() -> str:
     s, p = settings(), pins()
-    reqs = " ".join(f'"{name}=={p[name]}"' for name in COLAB_MISSING)
+    reqs = ", ".join(f'"{name}=={p[name]}"' for name in COLAB_MISSING)
     return f'''# Colab only (does nothing elsewhere): fetch the project (utils/, data, checkpoint) and install
 # what Colab lacks. torch and numpy stay as Colab ships them (pinned to the installed versions).
 import sys

@@ -1,0 +1,417 @@
+"""Periodic E(3)-equivariant network that maps a crystal graph to its phonon DoS.
+
+The architecture is the one of the MRS 2021 tutorial (Andrejevic & Chen) and of Chen et al.,
+Adv. Sci. 2021, which builds on e3nn's ``gate_points_2101`` network; here it is written out in
+the project so that it reads the *periodic* edges of :func:`utils.graphs.structure_to_graph`
+(e3nn's ``Network`` builds a non-periodic radius graph internally):
+
+1. **Embedding.** ``x`` (mass-weighted one-hot, ``118x0e``) and ``node_attr`` (occupancy
+   one-hot) both go through the same ``Linear(118, em_dim)`` + ReLU → ``em_dim x 0e``.
+2. **Edges.** Each edge vector r (Å) gives spherical harmonics Y(r̂) up to ``lmax`` (the edge
+   attributes, multiplied by a smooth cutoff that goes from 1 at r_max/2 to 0 at r_max) and
+   ``num_basis`` Gaussians of |r| (the input of the radial networks).
+3. **Gated convolutions** (``layers`` times): :class:`Convolution` followed by an
+   ``e3nn.nn.Gate``; hidden irreps ``mul x l p`` for l ≤ lmax and both parities, keeping only
+   the irreps the tensor product can reach.
+4. **Output.** A last convolution to ``out_dim x 0e`` per atom → ReLU → mean over the atoms of
+   each crystal → divide by the crystal's maximum (non-negative output, max = 1).
+
+Example::
+
+    >>> from ase.build import bulk
+    >>> from utils.graphs import structure_to_graph
+    >>> graph = structure_to_graph(bulk("NaCl", "rocksalt", a=5.64))
+    >>> model = PeriodicNetwork(ModelConfig(em_dim=16, mul=4, num_neighbors=18.0))
+    >>> model(graph).shape   # (n_crystals, out_dim)
+    torch.Size([1, 51])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, NamedTuple
+
+import torch
+from e3nn import o3
+from e3nn.math import soft_one_hot_linspace
+from e3nn.nn import FullyConnectedNet, Gate
+from torch import nn
+from torch_geometric.utils import scatter
+
+__all__ = [
+    "ModelConfig",
+    "Convolution",
+    "GatedConvolution",
+    "NodeFeatures",
+    "PeriodicNetwork",
+    "smooth_cutoff",
+    "tp_path_exists",
+    "count_parameters",
+]
+
+NORMALIZATION_EPS = 1e-8  # floor of the per-crystal maximum, so an all-zero output stays 0, not NaN
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """All hyper-parameters of :class:`PeriodicNetwork` (JSON-friendly via ``to_dict``).
+
+    Attributes:
+        in_dim: length of the node input vectors (118 elements).
+        em_dim: width of the scalar embedding of ``x`` and ``node_attr``.
+        out_dim: number of DoS grid points predicted (51 on the coarse 0–1000 cm⁻¹ grid).
+        mul: multiplicity of each hidden irrep (``mul x 0e + mul x 0o + mul x 1o + ...``).
+        lmax: highest angular momentum of the spherical harmonics and hidden irreps.
+        layers: number of gated convolutions (a final convolution is added on top).
+        r_max: cutoff radius, Å; should equal the ``r_max`` the graphs were built with.
+        num_basis: number of Gaussian radial basis functions on [0, r_max].
+        radial_layers: hidden layers of the radial networks (edge length → tensor-product weights).
+        radial_neurons: width of those hidden layers.
+        num_neighbors: z, the mean number of neighbours per atom; summed messages are divided
+            by √z. Set it from the training graphs with ``utils.graphs.average_neighbors``.
+        node_input: ``"mass"`` (mass-weighted one-hot ``x``) or ``"onehot"`` (use ``node_attr``
+            as input too: the plain one-hot ablation).
+        pool: ``"mean"``: average of the per-atom outputs over each crystal. (A sum would give
+            the same normalized output, since the output is divided by its maximum.)
+        smooth_cutoff: multiply edge attributes by a smooth cutoff so that predictions vary
+            continuously when a neighbour crosses r_max (as the original network does).
+
+    Example::
+
+        >>> config = ModelConfig(mul=8, num_neighbors=17.3)
+        >>> ModelConfig.from_dict(config.to_dict()) == config
+        True
+    """
+
+    in_dim: int = 118
+    em_dim: int = 64
+    out_dim: int = 51
+    mul: int = 32
+    lmax: int = 1
+    layers: int = 2
+    r_max: float = 4.0
+    num_basis: int = 10
+    radial_layers: int = 1
+    radial_neurons: int = 100
+    num_neighbors: float = 1.0
+    node_input: str = "mass"
+    pool: str = "mean"
+    smooth_cutoff: bool = True
+
+    def __post_init__(self) -> None:
+        if self.node_input not in ("mass", "onehot"):
+            raise ValueError(f"node_input must be 'mass' or 'onehot', got {self.node_input!r}.")
+        if self.pool != "mean":
+            raise ValueError(f"pool must be 'mean' (the only pooling implemented), got {self.pool!r}.")
+        if not self.num_neighbors > 0:
+            raise ValueError(
+                f"num_neighbors must be > 0, got {self.num_neighbors}; use average_neighbors(train_graphs)."
+            )
+        if not self.r_max > 0:
+            raise ValueError(f"r_max must be a positive number of Å, got {self.r_max}.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of the hyper-parameters (json.dumps-able)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "ModelConfig":
+        """Inverse of :meth:`to_dict`; unknown keys raise a ValueError naming them."""
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown ModelConfig keys {unknown}; known keys are {sorted(known)}.")
+        return cls(**values)
+
+
+def smooth_cutoff(x: torch.Tensor) -> torch.Tensor:
+    """Smooth step: 1 for x ≤ 0.5, ½(1 − cos 2π(x−1)) for 0.5 < x < 1, 0 for x ≥ 1 (x = r / r_max).
+
+    Example::
+
+        >>> smooth_cutoff(torch.tensor([0.0, 0.5, 0.75, 1.0, 1.5]))
+        tensor([1.0000, 1.0000, 0.5000, 0.0000, 0.0000])
+    """
+    u = (2 * (x - 1)).clamp(-1.0, 0.0)
+    return (1 - torch.cos(math.pi * u)) / 2
+
+
+def tp_path_exists(irreps_in1, irreps_in2, ir_out) -> bool:
+    """True if the tensor product ``irreps_in1 ⊗ irreps_in2`` contains the irrep ``ir_out``.
+
+    Example::
+
+        >>> tp_path_exists("4x0e", "0e + 1o", "1o"), tp_path_exists("4x0e", "0e + 1o", "1e")
+        (True, False)
+    """
+    irreps_in1 = o3.Irreps(irreps_in1).simplify()
+    irreps_in2 = o3.Irreps(irreps_in2).simplify()
+    ir_out = o3.Irrep(ir_out)
+    return any(ir_out in ir1 * ir2 for _, ir1 in irreps_in1 for _, ir2 in irreps_in2)
+
+
+class Convolution(nn.Module):
+    r"""Equivariant point convolution on a (periodic) graph, as in e3nn's ``gate_points_2101``.
+
+    For a receiving atom i with neighbours j (edge vectors r_ij):
+
+    .. math::
+        \text{out}_i = \sin\tfrac{\pi}{8}\, \mathrm{sc}(x_i, a_i)
+                     + \cos\tfrac{\pi}{8}\, \mathrm{lin_2}\Big(\frac{1}{\sqrt z}
+                       \sum_j \mathrm{lin_1}(x_j, a_j) \otimes_{w(|r_{ij}|)} Y(\hat r_{ij}),\ a_i\Big)
+
+    ``sc``, ``lin1``, ``lin2`` are fully connected tensor products with the node attributes a
+    (learned, no edge dependence); ``tp`` is a "uvu" tensor product whose weights w come from a
+    radial MLP ``fc`` of the embedded edge length; z = ``num_neighbors``. The sin/cos mixing
+    (kept from the original) only applies to output irreps the self-connection can produce;
+    elsewhere the message term enters with weight 1.
+
+    Args:
+        irreps_in: irreps of the node features x.
+        irreps_node_attr: irreps of the node attributes a (scalars here).
+        irreps_edge_attr: irreps of the edge attributes (spherical harmonics).
+        irreps_out: irreps of the output node features.
+        num_basis: length of the embedded edge length.
+        radial_layers, radial_neurons: hidden layers / width of the radial MLP.
+        num_neighbors: z, the typical number of neighbours (normalization).
+
+    Forward args (shapes): ``node_input`` (n, irreps_in.dim), ``node_attr`` (n,
+    irreps_node_attr.dim), ``edge_src``, ``edge_dst`` (n_edges,) long, ``edge_attr`` (n_edges,
+    irreps_edge_attr.dim), ``edge_length_embedded`` (n_edges, num_basis) → (n, irreps_out.dim).
+
+    Example::
+
+        >>> conv = Convolution("4x0e", "4x0e", "0e + 1o", "4x0e + 4x1o", num_basis=10)
+        >>> n, e = 3, 5
+        >>> out = conv(torch.randn(n, 4), torch.randn(n, 4), torch.randint(n, (e,)),
+        ...            torch.randint(n, (e,)), torch.randn(e, 4), torch.randn(e, 10))
+        >>> out.shape
+        torch.Size([3, 16])
+    """
+
+    def __init__(
+        self,
+        irreps_in,
+        irreps_node_attr,
+        irreps_edge_attr,
+        irreps_out,
+        num_basis: int,
+        radial_layers: int = 1,
+        radial_neurons: int = 100,
+        num_neighbors: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.irreps_in = o3.Irreps(irreps_in)
+        self.irreps_node_attr = o3.Irreps(irreps_node_attr)
+        self.irreps_edge_attr = o3.Irreps(irreps_edge_attr)
+        self.irreps_out = o3.Irreps(irreps_out)
+        self.num_neighbors = float(num_neighbors)
+
+        self.sc = o3.FullyConnectedTensorProduct(self.irreps_in, self.irreps_node_attr, self.irreps_out)
+        self.lin1 = o3.FullyConnectedTensorProduct(self.irreps_in, self.irreps_node_attr, self.irreps_in)
+
+        # one "uvu" path for every (input irrep, edge irrep) pair whose product reaches irreps_out
+        irreps_mid = []
+        instructions = []
+        for i_in, (mul, ir_in) in enumerate(self.irreps_in):
+            for i_edge, (_, ir_edge) in enumerate(self.irreps_edge_attr):
+                for ir_out in ir_in * ir_edge:
+                    if ir_out in self.irreps_out:
+                        instructions.append((i_in, i_edge, len(irreps_mid), "uvu", True))
+                        irreps_mid.append((mul, ir_out))
+        irreps_mid, permutation, _ = o3.Irreps(irreps_mid).sort()
+        instructions = [(i_in, i_edge, permutation[i_mid], mode, train)
+                        for i_in, i_edge, i_mid, mode, train in instructions]  # fmt: skip
+        self.irreps_mid = irreps_mid
+
+        self.tp = o3.TensorProduct(
+            self.irreps_in,
+            self.irreps_edge_attr,
+            irreps_mid,
+            instructions,
+            internal_weights=False,
+            shared_weights=False,
+        )
+        self.fc = FullyConnectedNet(
+            [num_basis] + radial_layers * [radial_neurons] + [self.tp.weight_numel], torch.nn.functional.silu
+        )
+        self.lin2 = o3.FullyConnectedTensorProduct(irreps_mid, self.irreps_node_attr, self.irreps_out)
+
+        mixing_sc, mixing_message = math.sin(math.pi / 8), math.cos(math.pi / 8)
+        sc_mask = self.sc.output_mask.to(torch.get_default_dtype())  # (irreps_out.dim,) 1 where sc reaches
+        self.mixing_sc = mixing_sc
+        self.register_buffer("mixing_message", (1 - sc_mask) + mixing_message * sc_mask, persistent=False)
+
+    def forward(
+        self,
+        node_input: torch.Tensor,  # (n, irreps_in.dim)
+        node_attr: torch.Tensor,  # (n, irreps_node_attr.dim)
+        edge_src: torch.Tensor,  # (n_edges,)
+        edge_dst: torch.Tensor,  # (n_edges,)
+        edge_attr: torch.Tensor,  # (n_edges, irreps_edge_attr.dim)
+        edge_length_embedded: torch.Tensor,  # (n_edges, num_basis)
+    ) -> torch.Tensor:
+        weight = self.fc(edge_length_embedded)  # (n_edges, tp.weight_numel)
+        self_connection = self.sc(node_input, node_attr)  # (n, irreps_out.dim)
+        x = self.lin1(node_input, node_attr)  # (n, irreps_in.dim)
+        messages = self.tp(x[edge_src], edge_attr, weight)  # (n_edges, irreps_mid.dim)
+        x = scatter(messages, edge_dst, dim=0, dim_size=node_input.shape[0], reduce="sum")  # (n, irreps_mid.dim)
+        x = x / self.num_neighbors**0.5
+        x = self.lin2(x, node_attr)  # (n, irreps_out.dim)
+        return self.mixing_sc * self_connection + self.mixing_message * x
+
+
+class GatedConvolution(nn.Module):
+    """A :class:`Convolution` followed by an ``e3nn.nn.Gate`` nonlinearity (one hidden layer)."""
+
+    def __init__(self, conv: Convolution, gate: Gate) -> None:
+        super().__init__()
+        self.conv = conv
+        self.gate = gate
+        self.irreps_in = conv.irreps_in
+        self.irreps_out = gate.irreps_out
+
+    def forward(self, node_input, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded) -> torch.Tensor:
+        x = self.conv(node_input, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded)
+        return self.gate(x)
+
+
+class NodeFeatures(NamedTuple):
+    """Node features of one stage of the network, for visualization."""
+
+    name: str  # "embedding", "layer 1", ..., "output"
+    irreps: o3.Irreps
+    features: torch.Tensor  # (n_atoms, irreps.dim)
+
+
+class PeriodicNetwork(nn.Module):
+    """Crystal graph → phonon DoS, invariant to rotations, inversion, translations,
+    atom permutations and the choice of (super)cell.
+
+    Args:
+        config: hyper-parameters; ``None`` gives the defaults of :class:`ModelConfig`.
+        **overrides: individual hyper-parameters replacing those of ``config``.
+
+    Example::
+
+        >>> from ase.build import bulk
+        >>> from utils.graphs import structure_to_graph
+        >>> graph = structure_to_graph(bulk("NaCl", "rocksalt", a=5.64))
+        >>> model = PeriodicNetwork(em_dim=16, mul=4, num_neighbors=18.0)
+        >>> total, per_atom = model(graph, return_per_atom=True)
+        >>> total.shape, per_atom.shape, bool(torch.allclose(per_atom.mean(0), total[0]))
+        (torch.Size([1, 51]), torch.Size([2, 51]), True)
+    """
+
+    def __init__(self, config: ModelConfig | None = None, **overrides: Any) -> None:
+        super().__init__()
+        config = dataclasses.replace(config or ModelConfig(), **overrides)
+        self.config = config
+
+        self.em = nn.Linear(config.in_dim, config.em_dim)  # shared by x and node_attr
+        self.irreps_embedding = o3.Irreps(f"{config.em_dim}x0e")
+        self.irreps_node_attr = o3.Irreps(f"{config.em_dim}x0e")
+        self.irreps_edge_attr = o3.Irreps.spherical_harmonics(config.lmax)  # 0e + 1o + 2e + ...
+        self.irreps_hidden = o3.Irreps([(config.mul, (l, p)) for l in range(config.lmax + 1) for p in [-1, 1]])
+        self.irreps_out = o3.Irreps(f"{config.out_dim}x0e")
+        self.spherical_harmonics = o3.SphericalHarmonics(
+            self.irreps_edge_attr, normalize=True, normalization="component"
+        )
+
+        conv_kwargs = dict(
+            irreps_node_attr=self.irreps_node_attr,
+            irreps_edge_attr=self.irreps_edge_attr,
+            num_basis=config.num_basis,
+            radial_layers=config.radial_layers,
+            radial_neurons=config.radial_neurons,
+            num_neighbors=config.num_neighbors,
+        )
+        activation = {1: torch.nn.functional.silu, -1: torch.tanh}  # scalars, by parity
+        gate_activation = {1: torch.sigmoid, -1: torch.tanh}
+
+        self.layers = nn.ModuleList()
+        irreps = self.irreps_embedding
+        for _ in range(config.layers):
+            reachable = [(mul, ir) for mul, ir in self.irreps_hidden
+                         if tp_path_exists(irreps, self.irreps_edge_attr, ir)]  # fmt: skip
+            irreps_scalars = o3.Irreps([(mul, ir) for mul, ir in reachable if ir.l == 0])
+            irreps_gated = o3.Irreps([(mul, ir) for mul, ir in reachable if ir.l > 0])
+            gate_irrep = "0e" if tp_path_exists(irreps, self.irreps_edge_attr, "0e") else "0o"
+            irreps_gates = o3.Irreps([(mul, gate_irrep) for mul, _ in irreps_gated])
+            gate = Gate(
+                irreps_scalars, [activation[ir.p] for _, ir in irreps_scalars],
+                irreps_gates, [gate_activation[ir.p] for _, ir in irreps_gates],
+                irreps_gated,
+            )  # fmt: skip
+            conv = Convolution(irreps_in=irreps, irreps_out=gate.irreps_in, **conv_kwargs)
+            self.layers.append(GatedConvolution(conv, gate))
+            irreps = gate.irreps_out
+        self.output_conv = Convolution(irreps_in=irreps, irreps_out=self.irreps_out, **conv_kwargs)
+
+    def forward(self, data, return_per_atom: bool = False, return_features: bool = False):
+        """Predict the normalized DoS of every crystal in ``data``.
+
+        Args:
+            data: a ``Data`` from :func:`utils.graphs.structure_to_graph` or a ``Batch`` of them
+                (from ``torch_geometric.loader.DataLoader``). It is not modified.
+            return_per_atom: also return per-atom contributions (n_atoms, out_dim), scaled so that
+                their mean over the atoms of a crystal equals that crystal's output. Averaging
+                them by element (sum over the element's atoms / n_atoms) gives partial DoS that
+                add up to the total.
+            return_features: also return a list of :class:`NodeFeatures` (after the embedding,
+                after each gated layer, and the raw output before ReLU), from this same pass.
+
+        Returns:
+            ``dos`` (n_crystals, out_dim), non-negative with maximum 1 per crystal; or the tuple
+            ``(dos, per_atom)``, ``(dos, features)`` or ``(dos, per_atom, features)``.
+        """
+        num_nodes = data.x.shape[0]
+        batch = getattr(data, "batch", None)
+        if batch is None:
+            batch = data.x.new_zeros(num_nodes, dtype=torch.long)  # (n,) a single crystal
+        n_crystals = int(batch.max()) + 1 if num_nodes else 0
+
+        node_input = data.x if self.config.node_input == "mass" else data.node_attr
+        x = torch.relu(self.em(node_input))  # (n, em_dim)
+        node_attr = torch.relu(self.em(data.node_attr))  # (n, em_dim)
+        features = [NodeFeatures("embedding", self.irreps_embedding, x)]
+
+        edge_src, edge_dst = data.edge_index  # (n_edges,), (n_edges,)
+        edge_vec = data.edge_vec  # (n_edges, 3), Å, from dst to the image of src
+        edge_length = edge_vec.norm(dim=1)  # (n_edges,)
+        edge_attr = self.spherical_harmonics(edge_vec)  # (n_edges, (lmax+1)^2)
+        if self.config.smooth_cutoff:
+            edge_attr = smooth_cutoff(edge_length / self.config.r_max)[:, None] * edge_attr
+        edge_length_embedded = soft_one_hot_linspace(
+            edge_length, 0.0, self.config.r_max, self.config.num_basis, basis="gaussian", cutoff=False
+        ).mul(self.config.num_basis**0.5)  # (n_edges, num_basis)
+
+        for index, layer in enumerate(self.layers):
+            x = layer(x, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded)
+            features.append(NodeFeatures(f"layer {index + 1}", layer.irreps_out, x))
+        x = self.output_conv(x, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded)  # (n, out_dim)
+        features.append(NodeFeatures("output", self.irreps_out, x))
+
+        per_atom = torch.relu(x)  # (n, out_dim)
+        dos = scatter(per_atom, batch, dim=0, dim_size=n_crystals, reduce="mean")  # (n_crystals, out_dim)
+        maxima = dos.max(dim=1, keepdim=True).values.clamp_min(NORMALIZATION_EPS)  # (n_crystals, 1)
+        dos = dos / maxima
+
+        outputs: tuple = (dos,)
+        if return_per_atom:
+            outputs += (per_atom / maxima[batch],)
+        if return_features:
+            outputs += (features,)
+        return outputs[0] if len(outputs) == 1 else outputs
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters.
+
+    Example::
+
+        >>> count_parameters(torch.nn.Linear(118, 64))
+        7616
+    """
+    return sum(parameter.numel() for parameter in model.parameters() if parameter.requires_grad)
