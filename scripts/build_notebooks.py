@@ -1,6 +1,7 @@
 """Build notebooks/NN_*.ipynb from their sources notebooks/src/NN_*.py (jupytext percent format).
 
     python scripts/build_notebooks.py            # (re)build every notebook; keeps outputs of unchanged cells
+    python scripts/build_notebooks.py 03 05      # only the notebooks whose names start with these
     python scripts/build_notebooks.py --check    # exit 1 if a notebook's cells differ from its source
 
 Every notebook gets the same frame: title, navigation (< previous · contents · glossary · next >), Colab and
@@ -107,6 +108,7 @@ def build(i: int):
     nb = nbformat.v4.new_notebook(cells=cells, metadata={
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
         "language_info": {"name": "python"}})
+    nb.nbformat_minor = 4   # 4.4: no cell ids (they churn diffs)
     return nb
 
 
@@ -116,8 +118,9 @@ def _key(cell) -> tuple:
 
 def main(argv: list[str]) -> int:
     stale = []
+    only = [a for a in argv if not a.startswith("--")]
     for i, (stem, _) in enumerate(SERIES):
-        if not (NB_DIR / "src" / f"{stem}.py").exists():
+        if not (NB_DIR / "src" / f"{stem}.py").exists() or (only and not any(stem.startswith(o) for o in only)):
             continue
         new = build(i)
         path = NB_DIR / f"{stem}.ipynb"

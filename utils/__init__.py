@@ -28,6 +28,17 @@ def wants_training() -> bool:
     return _flag("TRAIN")
 
 
+def _inline_figures() -> None:
+    """In a Jupyter kernel, draw figures inline even when MPLBACKEND=Agg is set (headless runs, CI)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and "IPKernelApp" in shell.config:
+        shell.run_line_magic("matplotlib", "inline")
+
+
 def setup(seed: int = 0, style: bool = True, threads: int | None = None, verbose: bool = True) -> dict:
     """Seed python/numpy/torch, pick the device, apply the plot style; return what was set.
 
@@ -51,6 +62,7 @@ def setup(seed: int = 0, style: bool = True, threads: int | None = None, verbose
     if threads:
         torch.set_num_threads(threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    _inline_figures()
     if style:
         from .plot import set_style
         set_style()
