@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"torch": "pytorch-cpu"}
 FROM_PIP = {"e3nn", "torch_geometric", "vesin"}
-RUNTIME = ["torch", "e3nn", "torch_geometric", "vesin", "pymatgen", "ase", "numpy", "scipy", "pandas", "matplotlib",
+RUNTIME = ["torch", "e3nn", "torch_geometric", "vesin", "pymatgen", "ase", "spglib", "numpy", "scipy", "pandas", "matplotlib",
            "seaborn", "tqdm", "ipywidgets", "jupyterlab", "ipykernel", "psutil"]
 TESTING = ["nbclient", "nbformat", "nbconvert", "nbval", "pytest", "phonopy"]
 
