@@ -169,6 +169,11 @@ def _predictor(threshold: float):
     return SubstitutionPredictor(threshold=threshold)
 
 
+# Crystal radii (Å) of anions that pymatgen's Shannon table lacks: L. Pauling, The Nature of the Chemical Bond,
+# 3rd ed. (1960), Table 13-3.
+PAULING_ANION_RADII = {"N3-": 1.71, "P3-": 2.12, "As3-": 2.22, "Sb3-": 2.45, "Te2-": 2.21, "Si4-": 2.71}
+
+
 @lru_cache(maxsize=1)
 def _dls_predictor():
     from pymatgen.analysis.structure_prediction.volume_predictor import DLSVolumePredictor
@@ -177,6 +182,8 @@ def _dls_predictor():
 
 def _radius(species: str) -> float:
     """Contact radius in Å: Shannon ionic radius for an ion, metallic/atomic radius for a neutral element."""
+    if species in PAULING_ANION_RADII:
+        return PAULING_ANION_RADII[species]
     try:
         sp = Species.from_str(species)
         if sp.oxi_state and sp.oxi_state != 0:
@@ -219,8 +226,12 @@ def build(prototype: str, species_by_role: dict[str, str]) -> Structure:
     if prototype not in LAYERED:
         # Bond-length based volume (pymatgen's DLS predictor, fitted to ICSD bond lengths) is a closer start for
         # most families; the contact-radii volume stays for layered (van der Waals) ones and as a fallback.
+        # Where the two estimates disagree by more than 40 % (DLS lacks bond data for pnictide anions, e.g.
+        # rocksalt LnAs came out 45 % too dense), take their geometric mean.
         try:
-            prim.scale_lattice(_dls_predictor().predict(prim))
+            v_contact, v_dls = prim.volume, _dls_predictor().predict(prim)
+            ratio = v_dls / v_contact
+            prim.scale_lattice(v_dls if 0.6 <= ratio <= 1.4 else float(np.sqrt(v_dls * v_contact)))
         except Exception:   # no bond-length data for a pair: keep the contact-radii volume
             pass
     return prim

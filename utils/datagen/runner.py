@@ -144,7 +144,24 @@ def _tasks(args, settings: dict) -> list[dict]:
             t["structure"] = t["structure"].as_dict()
         t.update(settings=settings, timeout_s=args.timeout, set=args.set, max_atoms=args.max_atoms)
         tasks.append(t)
+    if args.order == "cost":
+        tasks = _cheapest_first(tasks, args.out)
     return tasks[: args.limit] if args.limit else tasks
+
+
+def _cheapest_first(tasks: list[dict], out: Path) -> list[dict]:
+    """Reorder by the median labelling wall time of each prototype so far (measured, not guessed).
+
+    Once the coverage-ordered head of the list has spread over the elements, this labels the most materials
+    per CPU-hour; the coverage order is kept within a prototype, unknown prototypes go by the overall median.
+    """
+    import statistics
+    walls: dict[str, list[float]] = {}
+    for rec in iter_records(out):
+        walls.setdefault(rec.get("prototype", ""), []).append(float(rec.get("wall_s", 0.0)))
+    overall = statistics.median([w for ws in walls.values() for w in ws]) if walls else 0.0
+    cost = {p: statistics.median(ws) for p, ws in walls.items()}
+    return sorted(tasks, key=lambda t: cost.get(t.get("prototype", ""), overall))   # stable sort
 
 
 def cmd_label(args) -> int:
@@ -225,6 +242,8 @@ def main(parser) -> int:
     p.add_argument("--max-atoms", type=int, default=24)
     p.add_argument("--timeout", type=int, default=900, help="seconds per material")
     p.add_argument("--fast", action="store_true", help="cheap settings (tests)")
+    p.add_argument("--order", choices=["coverage", "cost"], default="coverage",
+                   help="coverage: spread over elements and prototypes first; cost: cheapest prototypes first")
     for name in ("pack-shard", "status"):
         sub.add_parser(name)
     for sp in sub.choices.values():
