@@ -267,7 +267,13 @@ def load_checkpoint(directory=DEFAULT_CHECKPOINT, dataset=None, map_location="cp
     if not weights.exists() or not meta_path.exists():
         raise CheckpointError(f"no checkpoint in {directory}: expected model.pt and model.json there. "
                               "Run `make train` (or `python -m utils.train --out DIR`) to create one.")
-    meta = json.loads(meta_path.read_text())
+    try:
+        meta = json.loads(meta_path.read_text())
+        if not isinstance(meta, dict) or "model_config" not in meta:
+            raise ValueError("no model_config")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{meta_path} is not a readable checkpoint description ({exc}); restore it with "
+                              "`git checkout -- checkpoints` or retrain with `make train`.") from None
     if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{meta_path}: checkpoint format {meta.get('format_version')} but this code reads "
                               f"format {FORMAT_VERSION}; retrain with `make train`.")
@@ -283,7 +289,10 @@ def load_checkpoint(directory=DEFAULT_CHECKPOINT, dataset=None, map_location="cp
             raise CheckpointError(
                 f"{meta_path}: trained on dataset {want.get('version')} ({str(want.get('sha256'))[:12]}…) but "
                 f"given {dataset.version} ({dataset.sha256[:12]}…); load that version or retrain with `make train`.")
-    model = PeriodicNetwork(ModelConfig.from_dict(meta["model_config"]))
+    try:
+        model = PeriodicNetwork(ModelConfig.from_dict(meta["model_config"]))
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{meta_path}: model_config does not describe a network of this code ({exc})") from None
     try:
         model.load_state_dict(torch.load(weights, map_location=map_location, weights_only=True))
     except RuntimeError as exc:

@@ -1,0 +1,674 @@
+"""Predict the phonon DoS — total and partial, by element — of your own crystals.
+
+The network of :mod:`utils.model` only ever saw *total* DoS, yet it builds the total as a mean of
+per-atom outputs. Summing those per-atom outputs by element gives a **partial DoS** that adds up to
+the total exactly (notebook 05):
+
+    g(ω)   = (1/N) Σ_a g_a(ω) / max            (the network's output, max = 1)
+    g_E(ω) = (1/N) Σ_a occ_a(E) g_a(ω) / max    (occ_a(E) = 1 if atom a is an E atom; its occupancy
+                                                 on a partially occupied, "N-hot", site)
+    Σ_E g_E(ω) = g(ω)
+
+Functions:
+
+* :func:`predict_structures` — pymatgen ``Structure`` / ase ``Atoms`` → dicts with the DoS on the model
+  grid, partial DoS by element, C_V(300 K), DoS peaks and flags (``n_hot``, ``unseen_elements``).
+* :func:`coarse_from_fine` / :func:`label_partial_dos` — the per-element projected DoS *labels* of the
+  dataset (fine grid, σ = 5 cm⁻¹) re-broadened and sampled on the 51-point target grid (σ = 20 cm⁻¹),
+  normalized like the total target (max of the total = 1, Σ_E = total).
+* :func:`partial_dos_scores`, :func:`composition_baseline`, :func:`weight_fractions`,
+  :func:`mean_frequency`, :func:`peak_positions` — compare predicted and labelled partial DoS.
+* :func:`virtual_crystal` — a substitutional alloy A₁₋ₓBₓ as *one* cell with mixed sites (N-hot input),
+  lattice and positions interpolated linearly between two end members (Vegard's law).
+* a command line::
+
+      python -m utils.predict my.cif POSCAR [--plot dos.png] [--json] [--checkpoint DIR] [--max-atoms 200]
+
+Example::
+
+    >>> from pymatgen.core import Structure
+    >>> from utils.predict import predict_structures
+    >>> result, = predict_structures([Structure.from_file("NaCl.cif")])      # doctest: +SKIP
+    >>> sorted(result["pdos"]), result["dos"].shape, round(result["cv300_J_per_molK"], 1)  # doctest: +SKIP
+    (['Cl', 'Na'], (51,), 23.8)
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = [
+    "PredictError", "read_structure", "load_model", "predict_structures", "element_partial_dos",
+    "coarse_from_fine", "label_partial_dos", "composition_baseline", "weight_fractions", "mean_frequency",
+    "peak_positions", "partial_dos_scores", "virtual_crystal", "plot_prediction", "format_summary", "main",
+    "SIGMA_FINE_CM1", "SIGMA_COARSE_CM1", "DEFAULT_MAX_ATOMS",
+]
+
+SIGMA_FINE_CM1 = 5.0     # Gaussian broadening of the dataset's fine DoS / per-element DoS (utils/datagen/label.py)
+SIGMA_COARSE_CM1 = 20.0  # Gaussian broadening of the 51-point target
+DEFAULT_MAX_ATOMS = 200  # CLI: larger cells are refused (memory and time grow with the number of edges)
+FULL_OCCUPANCY = 1 - 1e-6  # occupancies below this count as partial ("N-hot" site)
+
+
+class PredictError(ValueError):
+    """An input the predictor cannot use (unreadable file, too many atoms); the message names it."""
+
+
+# ------------------------------------------------------------------------------------------------ input
+def read_structure(path: str | Path):
+    """Read a crystal from ``path`` (CIF, POSCAR, … anything pymatgen or ase reads) → pymatgen ``Structure``.
+
+    pymatgen is tried first (it keeps partial occupancies of CIFs); if it fails, ase is tried and its
+    ``Atoms`` is returned as it is (``structure_to_graph`` accepts both).
+
+    Raises:
+        PredictError: the file does not exist, is a folder, or neither reader understands it
+            (the message names the file and both readers' complaints).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise PredictError(f"{path}: no such file")
+    if path.is_dir():
+        raise PredictError(f"{path}: is a folder, not a structure file")
+    errors = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # pymatgen's CIF parser warns about every rounding
+        try:
+            from pymatgen.core import Structure
+            return Structure.from_file(str(path))
+        except Exception as exc:                 # noqa: BLE001 - any parser failure: try the next reader
+            errors.append(f"pymatgen: {_short(exc)}")
+        try:
+            import ase.io
+            atoms = ase.io.read(str(path))
+            if isinstance(atoms, list):          # some formats return several frames
+                atoms = atoms[0]
+            return atoms
+        except Exception as exc:                 # noqa: BLE001
+            errors.append(f"ase: {_short(exc)}")
+    raise PredictError(f"{path}: cannot read a crystal structure ({'; '.join(errors)}). "
+                       "Use a CIF, a VASP POSCAR or another format pymatgen or ase reads.")
+
+
+def _short(exc: BaseException, limit: int = 160) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def load_model(checkpoint: str | Path | None = None):
+    """Load a checkpoint folder → ``(model, meta)`` (default: the shipped ``checkpoints/default``).
+
+    Like :func:`utils.train.load_checkpoint`, but every way a checkpoint can be broken (missing files,
+    unreadable JSON, missing keys, weights that do not load) raises :class:`utils.train.CheckpointError`
+    naming the folder.
+    """
+    from .train import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint
+
+    directory = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
+    try:
+        return load_checkpoint(directory)
+    except CheckpointError:
+        raise
+    except (ValueError, KeyError, TypeError, OSError, RuntimeError, EOFError) as exc:
+        raise CheckpointError(f"checkpoint {directory} is corrupt or incomplete ({type(exc).__name__}: "
+                              f"{_short(exc)}). Restore it (git checkout -- checkpoints) or retrain "
+                              "with `make train`.") from None
+    except Exception as exc:                     # noqa: BLE001 - e.g. pickle errors of a damaged model.pt
+        raise CheckpointError(f"checkpoint {directory} cannot be loaded ({type(exc).__name__}: {_short(exc)}). "
+                              "Restore it (git checkout -- checkpoints) or retrain with `make train`.") from None
+
+
+# ------------------------------------------------------------------------------------------ prediction
+def element_partial_dos(per_atom: np.ndarray, occupancy: np.ndarray) -> dict[str, np.ndarray]:
+    """Partial DoS by element from per-atom outputs: g_E = (1/N) Σ_a occ_a(E) g_a.
+
+    Args:
+        per_atom: (N, n_grid) per-atom outputs (``PeriodicNetwork(..., return_per_atom=True)``), scaled so
+            that their mean over atoms is the max-normalized total.
+        occupancy: (N, 118) occupancy one-hot (the graph's ``node_attr``): 1 at index Z−1 for an ordered
+            site, occ_c for each element c of a partially occupied site.
+    Returns:
+        {element symbol: (n_grid,)}, elements in order of Z; the values add up to ``per_atom.mean(0)``
+        whenever every site is fully occupied (Σ_c occ_c = 1). A mixed site's output is shared among its
+        elements in proportion to their occupancies (the network has one output per site, so the
+        elements of one mixed site get the same *shape*).
+
+    Example::
+
+        >>> occ = np.zeros((2, 118)); occ[0, 10] = occ[1, 16] = 1.0          # Na, Cl
+        >>> pd = element_partial_dos(np.array([[1.0, 0.0], [0.0, 1.0]]), occ)
+        >>> {k: v.tolist() for k, v in pd.items()}
+        {'Na': [0.5, 0.0], 'Cl': [0.0, 0.5]}
+    """
+    from ase.data import chemical_symbols
+
+    per_atom = np.asarray(per_atom, float)          # (N, G)
+    occupancy = np.asarray(occupancy, float)        # (N, 118)
+    n = per_atom.shape[0]
+    weights = occupancy.T @ per_atom / n            # (118, G)
+    present = np.flatnonzero(occupancy.sum(axis=0) > 0)
+    return {chemical_symbols[z + 1]: weights[z] for z in present}
+
+
+def _model_grid(model, meta: dict | None) -> np.ndarray:
+    if meta and meta.get("freq_cm1") is not None:
+        return np.asarray(meta["freq_cm1"], float)
+    from .data import FREQ_CM1
+    out_dim = model.config.out_dim
+    if out_dim != len(FREQ_CM1):
+        raise ValueError(f"the model predicts {out_dim} points but its metadata has no freq_cm1 grid; "
+                         "pass meta with a 'freq_cm1' list")
+    return np.array(FREQ_CM1)
+
+
+def predict_structures(structures: Sequence[Any], model=None, meta: dict | None = None, r_max: float | None = None,
+                       temperature_K: float = 300.0, batch_size: int = 32) -> list[dict]:
+    """Predict total and partial DoS (by element), C_V and DoS peaks for crystals.
+
+    Args:
+        structures: pymatgen ``Structure`` (ordered or with partial occupancies → N-hot input) or ase
+            ``Atoms`` (pbc=True), in any number.
+        model, meta: a :class:`utils.model.PeriodicNetwork` and its checkpoint metadata; ``model=None``
+            loads the shipped checkpoint (:func:`load_model`).
+        r_max: graph cutoff (Å); default: the model's.
+        temperature_K: temperature of the heat capacity (K).
+        batch_size: crystals per forward pass.
+
+    Returns:
+        one dict per structure: ``formula`` (reduced), ``n_sites``, ``freq_cm1`` (n_grid,) cm⁻¹,
+        ``dos`` (n_grid,) max-normalized, ``per_atom`` (n_sites, n_grid), ``pdos`` {element: (n_grid,)}
+        with Σ_E pdos_E = dos, ``pdos_weight`` {element: ∫g_E / ∫g} (the model's share of the modes),
+        ``composition`` {element: atom fraction} (the exact share, by the sum rule ∫g_E = 3N_E),
+        ``mean_freq_cm1``, ``peaks_cm1`` (highest first), ``cv_J_per_molK`` at ``temperature_K``
+        (J mol⁻¹ K⁻¹ per mole of atoms; also under ``cv300_J_per_molK`` when T = 300 K; NaN if the
+        predicted DoS is zero everywhere), ``n_hot`` (True if any site is partially occupied),
+        ``mixed_sites`` (labels of those sites), ``unseen_elements`` (elements absent from the
+        checkpoint's ``meta['train_elements']``; None if the checkpoint does not record them).
+
+    Raises:
+        utils.graphs.GraphError: a structure cannot become a graph (vacancy, isolated atom, …).
+
+    Example::
+
+        >>> from ase.build import bulk
+        >>> r, = predict_structures([bulk("NaCl", "rocksalt", a=5.64)])     # doctest: +SKIP
+        >>> bool(np.allclose(sum(r["pdos"].values()), r["dos"], atol=1e-5))  # doctest: +SKIP
+        True
+    """
+    import torch
+    from ase.data import chemical_symbols
+    from torch_geometric.loader import DataLoader
+
+    from .graphs import structure_to_graph
+    from .thermo import heat_capacity
+
+    if model is None:
+        model, meta = load_model()
+    model.eval()
+    freq = _model_grid(model, meta)
+    r_max = float(r_max if r_max is not None else model.config.r_max)
+    train_elements = set(meta["train_elements"]) if meta and meta.get("train_elements") else None
+    graphs = [structure_to_graph(s, r_max=r_max) for s in structures]
+    results: list[dict] = []
+    with torch.no_grad():
+        for batch in DataLoader(graphs, batch_size=batch_size, shuffle=False):
+            dos, per_atom = model(batch, return_per_atom=True)          # (B, G), (n_nodes, G)
+            ptr = batch.ptr.tolist()
+            for b in range(len(ptr) - 1):
+                occ = batch.node_attr[ptr[b]:ptr[b + 1]].double().numpy()      # (N, 118)
+                atoms_out = per_atom[ptr[b]:ptr[b + 1]].double().numpy()      # (N, G)
+                results.append(_result(freq, dos[b].double().numpy(), atoms_out, occ, train_elements,
+                                       temperature_K, heat_capacity, chemical_symbols))
+    return results
+
+
+def _result(freq, dos, per_atom, occ, train_elements, temperature_K, heat_capacity, symbols) -> dict:
+    from pymatgen.core import Composition
+
+    pdos = element_partial_dos(per_atom, occ)
+    amounts = {el: float(occ[:, symbols.index(el) - 1].sum()) for el in pdos}
+    n_sites = occ.shape[0]
+    partial = (occ > 0) & (occ < FULL_OCCUPANCY)
+    mixed_rows = np.flatnonzero(partial.any(axis=1))
+    mixed_sites = ["".join(f"{symbols[z + 1]}{occ[i, z]:g}" for z in np.flatnonzero(occ[i])) for i in mixed_rows]
+    area = float(np.trapezoid(dos, freq))
+    weights = {el: (float(np.trapezoid(v, freq)) / area if area > 0 else float("nan")) for el, v in pdos.items()}
+    try:
+        cv = float(heat_capacity(freq, np.clip(dos, 0, None), temperature_K))
+    except ValueError:                       # all-zero prediction: no heat capacity to speak of
+        cv = float("nan")
+    result = dict(
+        formula=Composition(amounts).reduced_formula, n_sites=n_sites, freq_cm1=freq, dos=dos,
+        per_atom=per_atom, pdos=pdos, pdos_weight=weights,
+        composition={el: a / n_sites for el, a in amounts.items()},
+        mean_freq_cm1=mean_frequency(freq, dos) if area > 0 else float("nan"),
+        peaks_cm1=peak_positions(freq, dos), temperature_K=float(temperature_K), cv_J_per_molK=cv,
+        n_hot=bool(len(mixed_rows)), mixed_sites=mixed_sites,
+        unseen_elements=None if train_elements is None else [el for el in pdos if el not in train_elements])
+    if math.isclose(temperature_K, 300.0):
+        result["cv300_J_per_molK"] = cv
+    return result
+
+
+# ------------------------------------------------------------------------------------- DoS descriptors
+def mean_frequency(freq_cm1, dos) -> float:
+    """First moment ⟨ω⟩ = ∫ω g dω / ∫g dω (cm⁻¹) of a DoS of any normalization.
+
+    Example::
+
+        >>> round(mean_frequency([0, 100, 200], [0, 1, 0]), 6)
+        100.0
+    """
+    f, g = np.asarray(freq_cm1, float), np.clip(np.asarray(dos, float), 0, None)
+    area = np.trapezoid(g, f)
+    return float(np.trapezoid(f * g, f) / area) if area > 0 else float("nan")
+
+
+def peak_positions(freq_cm1, dos, prominence: float = 0.1, max_peaks: int = 4) -> list[float]:
+    """Positions (cm⁻¹) of the DoS peaks, highest first, refined by a parabola through 3 grid points.
+
+    A peak must stand out by ``prominence`` × max(dos) (scipy.signal.find_peaks); at most ``max_peaks``.
+
+    Example::
+
+        >>> f = np.linspace(0, 1000, 51); g = np.exp(-((f - 310) / 40) ** 2)
+        >>> [round(p) for p in peak_positions(f, g)]
+        [310]
+    """
+    from scipy.signal import find_peaks
+
+    f, g = np.asarray(freq_cm1, float), np.asarray(dos, float)
+    top = g.max() if g.size else 0.0
+    if not top > 0:
+        return []
+    padded = np.concatenate([[0.0], g, [0.0]])          # a maximum at the grid's edge counts too
+    idx, _ = find_peaks(padded, prominence=prominence * top)
+    idx = idx - 1
+    idx = idx[np.argsort(-g[idx])][:max_peaks]
+    out = []
+    for i in idx:
+        if 0 < i < len(g) - 1:
+            a, b, c = g[i - 1], g[i], g[i + 1]
+            denom = a - 2 * b + c
+            shift = 0.5 * (a - c) / denom if denom < 0 else 0.0
+            out.append(float(f[i] + np.clip(shift, -0.5, 0.5) * (f[i + 1] - f[i - 1]) / 2))
+        else:
+            out.append(float(f[i]))
+    return out
+
+
+# -------------------------------------------------------------------------------- labels on the model grid
+def coarse_from_fine(fine_freq_cm1, fine_dos, freq_cm1=None, sigma_fine_cm1: float = SIGMA_FINE_CM1,
+                     sigma_coarse_cm1: float = SIGMA_COARSE_CM1) -> np.ndarray:
+    """Re-broaden a fine DoS (Gaussian σ_fine) to σ_coarse and sample it on the coarse grid.
+
+    Gaussians add in quadrature, so convolving the σ_fine spectrum with one more Gaussian of
+    σ_extra = √(σ_coarse² − σ_fine²) (= 19.4 cm⁻¹ for 20 and 5) gives the σ_coarse spectrum of the
+    51-point target:  g_c(ω_k) = Σ_j g_f(ω_j) G_σextra(ω_k − ω_j) Δω_j  (trapezoid weights Δω_j).
+
+    Args:
+        fine_freq_cm1: (M,) fine grid (cm⁻¹); fine_dos: (..., M) any normalization (rows are independent).
+        freq_cm1: (G,) target grid; default the 51-point 0–1000 cm⁻¹ grid.
+    Returns:
+        (..., G) array, same normalization as the input (area preserved, up to the grid's ends).
+
+    Example::
+
+        >>> ff = np.arange(1001) * 2.0; g = np.exp(-0.5 * ((ff - 500) / 5) ** 2)
+        >>> c = coarse_from_fine(ff, g); f = np.linspace(0, 1000, 51)
+        >>> round(float(f[np.argmax(c)])), round(float(np.trapezoid(c, f) / np.trapezoid(g, ff)), 3)
+        (500, 1.0)
+    """
+    if freq_cm1 is None:
+        from .data import FREQ_CM1
+        freq_cm1 = FREQ_CM1
+    ff = np.asarray(fine_freq_cm1, float)               # (M,)
+    fc = np.asarray(freq_cm1, float)                    # (G,)
+    if not sigma_coarse_cm1 > sigma_fine_cm1 >= 0:
+        raise ValueError(f"need sigma_coarse_cm1 > sigma_fine_cm1 >= 0, got {sigma_coarse_cm1}, {sigma_fine_cm1}")
+    sigma = math.sqrt(sigma_coarse_cm1 ** 2 - sigma_fine_cm1 ** 2)
+    step = np.gradient(ff)                              # (M,) trapezoid weights
+    step[[0, -1]] = np.diff(ff)[[0, -1]] / 2
+    kernel = np.exp(-0.5 * ((fc[:, None] - ff[None, :]) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
+    return np.asarray(fine_dos, float) @ (kernel * step).T          # (..., G)
+
+
+def label_partial_dos(material, freq_cm1=None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Labelled total and per-element DoS of a dataset material on the model grid, normalized alike.
+
+    Both come from the fine, σ = 5 cm⁻¹ spectra of ``material.fine_dos`` / ``material.pdos`` via
+    :func:`coarse_from_fine`, then are divided by the maximum of the total: max(total) = 1 and
+    Σ_E pdos_E = total, the normalization of the network's output and of ``material.dos`` (which the
+    re-broadened total reproduces to within a few 10⁻³).
+
+    Returns:
+        ``(total (G,), {element: (G,)})``.
+
+    Raises:
+        ValueError: the material has no fine DoS (the original tutorial's data has none).
+    """
+    if material.fine_dos is None or not material.pdos:
+        raise ValueError(f"{material.id}: no fine DoS / per-element DoS (load_dataset() has them; "
+                         "the original tutorial's data does not)")
+    from .data import FINE_FREQ_CM1
+
+    elements = list(material.pdos)
+    coarse = coarse_from_fine(FINE_FREQ_CM1, np.stack([material.pdos[e] for e in elements]), freq_cm1)  # (E, G)
+    total = coarse.sum(axis=0)
+    scale = total.max()
+    return total / scale, {e: row / scale for e, row in zip(elements, coarse)}
+
+
+def composition_baseline(total, composition: dict[str, float]) -> dict[str, np.ndarray]:
+    """The naive partial DoS: the total split by atom fractions, g_E = c_E · g (same shape for every element).
+
+    Example::
+
+        >>> {k: v.tolist() for k, v in composition_baseline(np.array([0.0, 1.0]), {"Na": 0.5, "Cl": 0.5}).items()}
+        {'Na': [0.0, 0.5], 'Cl': [0.0, 0.5]}
+    """
+    total = np.asarray(total, float)
+    return {el: c * total for el, c in composition.items()}
+
+
+def weight_fractions(freq_cm1, pdos: dict[str, np.ndarray]) -> dict[str, float]:
+    """Share of the modes on each element, ∫g_E dω / Σ_E' ∫g_E' dω (dimensionless, sums to 1).
+
+    For exact phonons this is the atom fraction n_E/N (each atom carries 3 modes' worth of |e|²).
+    """
+    areas = {el: float(np.trapezoid(np.clip(v, 0, None), freq_cm1)) for el, v in pdos.items()}
+    total = sum(areas.values())
+    return {el: (a / total if total > 0 else float("nan")) for el, a in areas.items()}
+
+
+def partial_dos_scores(freq_cm1, predicted: dict[str, np.ndarray], labelled: dict[str, np.ndarray]) -> dict:
+    """Compare a predicted partial DoS with the labelled one (both {element: (G,)} on ``freq_cm1``).
+
+    Returns a dict with, per element (dicts keyed by symbol):
+        ``wasserstein_cm1``: W₁ between the unit-area shapes of g_E^pred and g_E^label (cm⁻¹);
+        ``weight_error``: |f_E^pred − f_E^label|, f = :func:`weight_fractions`;
+        ``mean_freq_shift_cm1``: predicted and labelled ⟨ω⟩_E − ⟨ω⟩ (how far the element's modes sit from
+        the material's mean frequency; > 0: above), as pairs (pred, label);
+    and for the material: ``misassigned``: ½ Σ_E ∫|φ_E^pred − φ_E^label| g^label dω / ∫g^label, with
+    φ_E = g_E / g the element's share at each frequency — the fraction of the (labelled) modes attributed
+    to the wrong element (0 = perfect, 1 = all wrong).
+    """
+    from .train import wasserstein_cm1
+
+    f = np.asarray(freq_cm1, float)
+    elements = list(labelled)
+    missing = [el for el in elements if el not in predicted]
+    if missing:
+        raise ValueError(f"no predicted partial DoS for {missing}; predicted has {sorted(predicted)}")
+    p_total = sum(np.clip(predicted[el], 0, None) for el in elements)
+    l_total = sum(np.clip(labelled[el], 0, None) for el in elements)
+    wf_p, wf_l = weight_fractions(f, {e: predicted[e] for e in elements}), weight_fractions(f, labelled)
+    mean_p, mean_l = mean_frequency(f, p_total), mean_frequency(f, l_total)
+    out = dict(wasserstein_cm1={}, weight_error={}, mean_freq_shift_cm1={})
+    for el in elements:
+        out["wasserstein_cm1"][el] = float(wasserstein_cm1(f, labelled[el], predicted[el]))
+        out["weight_error"][el] = abs(wf_p[el] - wf_l[el])
+        out["mean_freq_shift_cm1"][el] = (mean_frequency(f, predicted[el]) - mean_p,
+                                          mean_frequency(f, labelled[el]) - mean_l)
+    safe_p = np.where(p_total > 0, p_total, 1.0)
+    safe_l = np.where(l_total > 0, l_total, 1.0)
+    mismatch = sum(np.abs(np.clip(predicted[el], 0, None) / safe_p - np.clip(labelled[el], 0, None) / safe_l)
+                   for el in elements)
+    out["misassigned"] = float(0.5 * np.trapezoid(mismatch * l_total, f) / np.trapezoid(l_total, f))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- alloys
+def virtual_crystal(end_a, end_b, x: float, max_shift: float = 0.08):
+    """A substitutional alloy A₁₋ₓBₓ as one cell with mixed sites, between two end-member cells.
+
+    The end members must describe the same arrangement of sites (e.g. the primitive cells of Mg3Sb2 and
+    Mg3Bi2). Sites are matched by fractional coordinates; lattice parameters and positions are
+    interpolated linearly (Vegard's law), and a site whose element differs between the ends becomes a mixed site
+    {el_A: 1 − x, el_B: x} — the mass-weighted "N-hot" input of the network. x = 0 and x = 1 give the
+    ordered end members. Interpolating a, b, c, α, β, γ (not the cell matrices) lets the two cells be
+    oriented differently; if their settings differ (other cell vectors), ``end_b`` is first mapped onto
+    ``end_a``'s with pymatgen's StructureMatcher (species ignored).
+
+    Args:
+        end_a, end_b: pymatgen ``Structure`` (ordered), same number of sites, same prototype.
+        x: fraction of B, 0 ≤ x ≤ 1.
+        max_shift: largest fractional-coordinate difference allowed between matched sites.
+    Returns:
+        pymatgen ``Structure`` (site order of ``end_a``).
+    Raises:
+        ValueError: the ends do not match (site count, no mapping of the sites, disordered ends).
+
+    Example::
+
+        >>> from pymatgen.core import Lattice, Structure
+        >>> si = Structure(Lattice.cubic(5.43), ["Si"], [[0, 0, 0]])
+        >>> ge = Structure(Lattice.cubic(5.66), ["Ge"], [[0, 0, 0]])
+        >>> s = virtual_crystal(si, ge, 0.25)
+        >>> round(s.lattice.a, 4), {str(k): v for k, v in s[0].species.items()}
+        (5.4875, {'Si': 0.75, 'Ge': 0.25})
+    """
+    from pymatgen.core import Lattice, Structure
+
+    if not 0.0 <= x <= 1.0:
+        raise ValueError(f"x must lie in [0, 1], got {x}")
+    if len(end_a) != len(end_b):
+        raise ValueError(f"end members have {len(end_a)} and {len(end_b)} sites; use cells of the same size")
+    if not (end_a.is_ordered and end_b.is_ordered):
+        raise ValueError("end members must be ordered structures (one element per site)")
+    end_b, match, delta = _matched_sites(end_a, end_b, max_shift)
+    species, coords = [], []
+    for i, j in enumerate(match):
+        ea, eb = end_a[i].specie.symbol, end_b[int(j)].specie.symbol
+        if ea == eb:
+            species.append({ea: 1.0})
+        else:
+            species.append({el: occ for el, occ in ((ea, 1.0 - x), (eb, x)) if occ > 0})
+        coords.append(end_a.frac_coords[i] + x * delta[i, j])
+    parameters = (1 - x) * _lattice_parameters(end_a) + x * _lattice_parameters(end_b)
+    return Structure(Lattice.from_parameters(*parameters), species, coords)
+
+
+def _lattice_parameters(structure) -> np.ndarray:
+    return np.array(structure.lattice.abc + structure.lattice.angles)   # a, b, c (Å), α, β, γ (°)
+
+
+def _site_matching(end_a, end_b, max_shift: float):
+    """(match, delta): site match[i] of end_b sits at end_a's site i + delta[i, match[i]] (fractional); or None."""
+    delta = end_b.frac_coords[None, :, :] - end_a.frac_coords[:, None, :]   # (n_a, n_b, 3)
+    delta -= np.round(delta)                                                # nearest periodic image
+    dist = np.linalg.norm(delta, axis=2)                                    # (n_a, n_b)
+    match = np.argmin(dist, axis=1)
+    if len(set(match.tolist())) != len(end_a) or dist[np.arange(len(end_a)), match].max() > max_shift:
+        return None
+    return match, delta
+
+
+def _matched_sites(end_a, end_b, max_shift: float, max_strain: float = 0.2, max_angle_deg: float = 5.0):
+    """``(end_b', match, delta)``: end_b in end_a's setting, its sites matched to end_a's.
+
+    Tried as given first; otherwise end_b is re-expressed in end_a's basis with pymatgen's StructureMatcher,
+    species ignored (the two ends differ in species by construction)."""
+    pa = _lattice_parameters(end_a)
+
+    def attempt(b):
+        pb = _lattice_parameters(b)
+        if np.abs(pb[:3] / pa[:3] - 1).max() > max_strain or np.abs(pb[3:] - pa[3:]).max() > max_angle_deg:
+            return None
+        return _site_matching(end_a, b, max_shift)
+
+    found = attempt(end_b)
+    if found is None:
+        from pymatgen.analysis.structure_matcher import FrameworkComparator, StructureMatcher
+
+        matcher = StructureMatcher(primitive_cell=False, scale=True, attempt_supercell=False,
+                                   comparator=FrameworkComparator())
+        like = matcher.get_s2_like_s1(end_a, end_b)
+        found = attempt(like) if like is not None else None
+        if found is None:
+            raise ValueError("cannot match the sites of the two end members (not even with pymatgen's "
+                             "StructureMatcher); use cells of one prototype, e.g. the primitive cells of both")
+        end_b = like
+    return (end_b, *found)
+
+
+# --------------------------------------------------------------------------------------------- output
+def plot_prediction(result: dict, ax=None, title: str | None = None):
+    """Draw the predicted total DoS and its partial DoS by element on ``ax``; returns ``ax``."""
+    if ax is None:
+        import matplotlib.pyplot as plt
+        ax = plt.gca()
+    f = result["freq_cm1"]
+    ax.fill_between(f, 0, result["dos"], color="0.85", lw=0, label="total")
+    ax.plot(f, result["dos"], color="0.2", lw=1.2)
+    styles = ["-", "--", ":", "-."]        # elements of one mixed site share a shape: keep both visible
+    for k, (el, g) in enumerate(result["pdos"].items()):
+        ax.plot(f, g, lw=1.6, ls=styles[k % len(styles)], label=el)
+    ax.set_xlim(float(f[0]), float(f[-1]))
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(r"Frequency $\omega$ (cm$^{-1}$)")
+    ax.set_ylabel(r"predicted $g(\omega)$ (max-normalized)")
+    note = " (N-hot)" if result.get("n_hot") else ""
+    ax.set_title(title if title is not None else f"{result['formula']}{note}")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def format_summary(name: str, result: dict) -> str:
+    """A few readable lines (ASCII only) about one prediction, as the CLI prints them."""
+    peaks = ", ".join(f"{p:.0f}" for p in result["peaks_cm1"]) or "none"
+    weights = ", ".join(f"{el} {w:.3f}" for el, w in result["pdos_weight"].items())
+    comp = ", ".join(f"{el} {c:.3f}" for el, c in result["composition"].items())
+    cv = result["cv_J_per_molK"]
+    lines = [f"{name}: {result['formula']}, {result['n_sites']} sites",
+             f"  DoS peaks (cm^-1, highest first): {peaks}",
+             f"  mean frequency: {result['mean_freq_cm1']:.1f} cm^-1",
+             f"  C_V({result['temperature_K']:.0f} K): "
+             + (f"{cv:.2f} J/(mol K) per mole of atoms (Dulong-Petit limit 24.94)" if np.isfinite(cv)
+                else "undefined (the predicted DoS is zero everywhere)"),
+             f"  partial DoS weights (share of modes): {weights}",
+             f"  atom fractions (exact share of modes): {comp}"]
+    if result["n_hot"]:
+        lines.append(f"  N-hot input: {len(result['mixed_sites'])} partially occupied site(s) "
+                     f"({', '.join(sorted(set(result['mixed_sites'])))}); each mixed site's output is shared "
+                     "among its elements by occupancy")
+    if result["unseen_elements"]:
+        lines.append(f"  note: {', '.join(result['unseen_elements'])} not in the training set (extrapolation)")
+    return "\n".join(lines)
+
+
+def _jsonable(name: str, result: dict) -> dict:
+    def num(v):
+        v = float(v)
+        return round(v, 6) if np.isfinite(v) else None
+
+    return dict(
+        file=name, formula=result["formula"], n_sites=result["n_sites"],
+        n_hot=result["n_hot"], mixed_sites=result["mixed_sites"], unseen_elements=result["unseen_elements"],
+        freq_cm1=[num(v) for v in result["freq_cm1"]], dos=[num(v) for v in result["dos"]],
+        pdos={el: [num(v) for v in g] for el, g in result["pdos"].items()},
+        pdos_weight={el: num(w) for el, w in result["pdos_weight"].items()},
+        composition={el: num(c) for el, c in result["composition"].items()},
+        peaks_cm1=[num(p) for p in result["peaks_cm1"]], mean_freq_cm1=num(result["mean_freq_cm1"]),
+        temperature_K=result["temperature_K"], cv_J_per_molK=num(result["cv_J_per_molK"]))
+
+
+def _save_plot(named_results: list[tuple[str, dict]], path: Path) -> None:
+    from matplotlib.figure import Figure      # no pyplot: no GUI backend, no global state
+
+    n = len(named_results)
+    fig = Figure(figsize=(6.0, 3.2 * n))
+    axes = fig.subplots(n, 1, squeeze=False)[:, 0]
+    for ax, (name, result) in zip(axes, named_results):
+        plot_prediction(result, ax=ax, title=f"{Path(name).name}: {result['formula']}"
+                        + (" (N-hot)" if result["n_hot"] else ""))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``python -m utils.predict FILE [FILE…] [--plot out.png] [--json] [--checkpoint DIR]``.
+
+    Exit codes: 0 all files predicted; 1 at least one file failed (the others are still predicted);
+    2 no prediction possible (bad checkpoint, bad arguments).
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m utils.predict",
+        description="Predict the phonon DoS (total and partial by element) and C_V(300 K) of crystal structure "
+                    "files (CIF, POSCAR, anything pymatgen or ase reads). Partially occupied sites become N-hot "
+                    "inputs; vacancies are not supported.")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="structure files")
+    parser.add_argument("--plot", metavar="PNG", help="save a figure of total + partial DoS, one panel per file")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per file (one per line)")
+    parser.add_argument("--checkpoint", metavar="DIR", default=None, help="checkpoint folder (default: shipped)")
+    parser.add_argument("--max-atoms", type=int, default=DEFAULT_MAX_ATOMS,
+                        help=f"refuse cells with more sites (default {DEFAULT_MAX_ATOMS})")
+    args = parser.parse_args(argv)
+
+    from .graphs import GraphError
+    from .train import CheckpointError
+
+    try:
+        model, meta = load_model(args.checkpoint)
+    except CheckpointError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    failed = 0
+    done: list[tuple[str, dict]] = []
+    for name in args.files:
+        try:
+            structure = read_structure(name)
+            n_sites = len(structure)
+            if n_sites > args.max_atoms:
+                raise PredictError(f"{name}: {n_sites} sites, more than --max-atoms {args.max_atoms}; use a "
+                                   "primitive cell (pymatgen: get_primitive_structure()) or raise --max-atoms")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                (result,) = predict_structures([structure], model=model, meta=meta)
+        except PredictError as exc:
+            failed += 1
+            _report_failure(name, str(exc), args.json)
+            continue
+        except (GraphError, ValueError, TypeError) as exc:
+            failed += 1
+            _report_failure(name, f"{name}: {exc}", args.json)
+            continue
+        done.append((name, result))
+        if result["unseen_elements"]:
+            print(f"warning: {name}: element(s) {', '.join(result['unseen_elements'])} did not occur in the "
+                  "training set; the prediction is an extrapolation (mass weighting helps, but be careful)",
+                  file=sys.stderr)
+        if args.json:
+            print(json.dumps(_jsonable(name, result)), flush=True)
+        else:
+            print(format_summary(name, result), flush=True)
+    if args.plot:
+        if done:
+            try:
+                _save_plot(done, Path(args.plot))
+                if not args.json:
+                    print(f"figure: {args.plot}")
+            except (OSError, ValueError) as exc:
+                print(f"error: cannot write the figure {args.plot}: {_short(exc)}", file=sys.stderr)
+                failed += 1
+        else:
+            print(f"error: no figure written to {args.plot}: no file could be predicted", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _report_failure(name: str, message: str, as_json: bool) -> None:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    if as_json:
+        print(json.dumps(dict(file=name, error=message)), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
