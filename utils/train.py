@@ -136,6 +136,16 @@ def _progress(iterable, **kw):
     return tqdm(iterable, disable=os.environ.get("TQDM_DISABLE", "0") not in ("", "0"), **kw)
 
 
+def _adamw(params, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW with torch's fused kernel where available: the same update, about 3x faster per step on CPU for the
+    default model's 2.5 M parameters (benchmarks/results.md); the plain implementation otherwise."""
+    params = list(params)
+    try:
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+    except (RuntimeError, TypeError, ValueError):   # a torch or device without the fused kernel
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
 def train(model, train_graphs, valid_graphs, cfg: TrainConfig, checkpoint_dir: str | Path | None = None,
           resume: bool = False, extra_meta: dict | None = None) -> dict:
     """Train `model` in place; return the history (per-epoch losses, learning rates, seconds).
@@ -151,7 +161,7 @@ def train(model, train_graphs, valid_graphs, cfg: TrainConfig, checkpoint_dir: s
     gen = torch.Generator().manual_seed(cfg.seed)
     loader = DataLoader(train_graphs, batch_size=cfg.batch_size, shuffle=True, generator=gen)
     valid_loader = DataLoader(valid_graphs, batch_size=64, shuffle=False)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = _adamw(model.parameters(), cfg)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.gamma)
     history = dict(epoch=[], train_loss=[], valid_loss=[], lr=[], seconds=[])
     best = dict(loss=math.inf, state=None, epoch=-1)
@@ -188,6 +198,7 @@ def train(model, train_graphs, valid_graphs, cfg: TrainConfig, checkpoint_dir: s
         if valid_loss < best["loss"]:
             best = dict(loss=valid_loss, state={k: v.detach().clone() for k, v in model.state_dict().items()},
                         epoch=epoch)
+            history["best_epoch"] = epoch
             if checkpoint_dir:
                 save_checkpoint(checkpoint_dir, model, history=history, train_config=cfg, extra=extra_meta)
         if state_path is not None:
@@ -198,7 +209,6 @@ def train(model, train_graphs, valid_graphs, cfg: TrainConfig, checkpoint_dir: s
             break
     if best["state"] is not None:
         model.load_state_dict(best["state"])
-    history["best_epoch"] = best["epoch"]
     return history
 
 
