@@ -1,0 +1,1058 @@
+"""The dataset's datasheet: data/README.md and figures/data_*.png, generated from the packed dataset.
+
+    python scripts/datasheet.py                   # (re)write data/README.md + figures/data_*.png (~30 s)
+    python scripts/datasheet.py --no-candidates   # skip counting the candidate pool (saves ~25 s)
+    python scripts/datasheet.py reference --phonopy-repo /path/to/phonopy(.git)
+                                                  # recompute data/reference/dft_comparison.json (~2 min;
+                                                  # needs sevenn, phonopy and a clone of github.com/phonopy/phonopy)
+
+Every number in data/README.md is computed here, from ``utils.data.load_dataset()`` (the latest packed version
+in data/versions.json), ``load_alloys()``, the code of ``utils.datagen`` and data/reference/dft_comparison.json;
+nothing is typed in by hand. The datasheet records the dataset version and sha256 it was made from
+(tests/test_datasheet.py checks that they match the packed file), so after every ``python -m utils.data pack``
+run this script again.
+
+The ``reference`` command compares the labels with DFT: for a few crystals whose DFT force sets ship with
+phonopy's examples (BSD-3-Clause), it computes the DFT phonon DoS with the labeller's own q-mesh density, grids
+and broadening (``utils.datagen.label.dos_from_phonopy``, no non-analytical correction), labels the same crystal
+through the dataset's path (``label_atoms`` with SevenNet-l3i5: relax, then finite displacements), and stores
+the Wasserstein distance, the highest-frequency ratio, C_V(300 K) and both DoS curves.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DATA_README = ROOT / "data" / "README.md"
+REFERENCE_JSON = ROOT / "data" / "reference" / "dft_comparison.json"
+FIGURES = ROOT / "figures"
+MARKER = "datasheet-of"           # <!-- datasheet-of: {"version": ..., "sha256": ...} --> in data/README.md
+PHONOPY_URL = "https://github.com/phonopy/phonopy"
+
+# The phonopy examples used as DFT references: VASP force sets of small, dynamically stable crystals that the
+# dataset's rules would keep (no magnetism, no high pressure, all modes below 1000 cm^-1).
+REFERENCE_CRYSTALS = [
+    dict(name="NaCl", path="example/NaCl", kind="rocksalt, ionic"),
+    dict(name="MgO", path="example/MgO", kind="rocksalt, ionic"),
+    dict(name="LiF", path="example/LiF-nosym", kind="rocksalt, ionic", supercell=[2, 2, 2], nosym=True),
+    dict(name="Si", path="example/Si", kind="diamond, covalent", vasprun="vasprun.xml"),
+    dict(name="ZnO", path="example/ZnO", kind="wurtzite, polar semiconductor"),
+    dict(name="SnO2", path="example/SnO2", kind="rutile, oxide"),
+    dict(name="MgB2", path="example/MgB2", kind="AlB2 type, metal"),
+]
+
+PERIODIC_BLOCK = {"s": "#4c72b0", "p": "#55a868", "d": "#c44e52", "f": "#8172b2"}
+
+
+# ================================================================================ DFT reference (Task 1)
+def _git(gitdir: Path, *args: str, binary: bool = False):
+    out = subprocess.run(["git", f"--git-dir={gitdir}", *args], check=True, capture_output=True)
+    return out.stdout if binary else out.stdout.decode()
+
+
+def _resolve_gitdir(repo: Path) -> Path:
+    repo = Path(repo)
+    return repo / ".git" if (repo / ".git").is_dir() else repo
+
+
+def _vasp_info(text: str) -> dict:
+    """DFT code and functional read from a vasprun.xml (GGA tag + POTCAR titles)."""
+    import re
+    out = {}
+    m = re.search(r'name="version"[^>]*>\s*([^<]+?)\s*<', text)
+    if m:
+        out["code"] = f"VASP {m.group(1).strip()}"
+    gga = re.search(r'name="GGA"[^>]*>\s*([^<]*?)\s*<', text)
+    gga = gga.group(1).strip() if gga else "--"
+    paw_pbe = "PAW_PBE" in text
+    named = {"PS": "PBEsol", "PE": "PBE", "91": "PW91", "RP": "RPBE", "AM": "AM05"}
+    if gga in named:
+        out["functional"] = named[gga]
+    elif gga in ("--", "") and paw_pbe:
+        out["functional"] = "PBE"
+    elif gga in ("--", ""):
+        out["functional"] = "LDA"
+    else:
+        out["functional"] = f"GGA tag {gga}"
+    enc = re.search(r'name="ENCUT"[^>]*>\s*([0-9.]+)', text)
+    if enc:
+        out["encut_eV"] = float(enc.group(1))
+    return out
+
+
+def _first_vasprun_text(gitdir: Path, commit: str, path: str, names: list[str]) -> str | None:
+    import io
+    import lzma
+    import tarfile
+    for n in names:
+        if n.startswith("vasprun") and not n.endswith((".xz", ".lzma")):
+            return _git(gitdir, "show", f"{commit}:{path}/{n}", binary=True).decode(errors="ignore")
+    for n in names:
+        if n.startswith("vasprun") and n.endswith(".tar.lzma"):
+            data = lzma.decompress(_git(gitdir, "show", f"{commit}:{path}/{n}", binary=True))
+            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+                for m in sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name):
+                    if "vasprun" in m.name:
+                        return tar.extractfile(m).read().decode(errors="ignore")
+    return None
+
+
+def _dft_phonopy(spec: dict, work: Path, nac: bool = False):
+    """phonopy object with the example's DFT force constants, and a description of the calculation.
+
+    nac=False (the comparison): no non-analytical correction. nac=True: with the example's BORN file (only to
+    measure how much the missing LO-TO splitting changes the DoS).
+    """
+    import phonopy
+
+    common = dict(is_nac=nac, log_level=0)
+    if nac and not spec.get("nosym"):
+        common["born_filename"] = str(work / "BORN")
+    if spec.get("nosym"):
+        ph = phonopy.load(supercell_matrix=spec["supercell"], primitive_matrix="auto",
+                          unitcell_filename=str(work / "POSCAR-unitcell"),
+                          force_sets_filename=str(work / "FORCE_SETS"), is_symmetry=False, is_compact_fc=False,
+                          is_nac=False, log_level=0)
+        if nac:     # a --nosym BORN lists every atom of the unit cell: pick those of the primitive cell
+            lines = [ln.split() for ln in (work / "BORN").read_text().splitlines() if ln.strip()]
+            factor = float(lines[0][0]) if len(lines[0]) == 1 else None
+            rows = np.array([[float(x) for x in ln] for ln in lines[1 if factor else 0:]])
+            sc = ph.supercell
+            unit_index = [sc.u2u_map[int(sc.s2u_map[i])] for i in ph.primitive.p2s_map]
+            born = rows[1:][unit_index].reshape(-1, 3, 3)
+            ph.nac_params = dict(born=born, dielectric=rows[0].reshape(3, 3),
+                                 **({"factor": factor} if factor else {}))
+    elif spec.get("vasprun"):
+        from phonopy.interface.vasp import parse_set_of_forces
+        ph = phonopy.load(str(work / "phonopy_disp.yaml"), produce_fc=False, **common)
+        forces = parse_set_of_forces(len(ph.supercell), [str(work / spec["vasprun"])], verbose=False)
+        forces = forces["forces"] if isinstance(forces, dict) else forces
+        ph.forces = np.asarray(forces, float).reshape(-1, len(ph.supercell), 3)
+        ph.produce_force_constants()
+        ph.symmetrize_force_constants()
+    else:
+        ph = phonopy.load(str(work / "phonopy_disp.yaml"), force_sets_filename=str(work / "FORCE_SETS"), **common)
+    n_disp = len(ph.dataset["first_atoms"]) if "first_atoms" in (ph.dataset or {}) else None
+    return ph, dict(supercell_matrix=np.asarray(ph.supercell_matrix).tolist(), n_atoms_supercell=len(ph.supercell),
+                    n_displacements=n_disp)
+
+
+def _potential_on_dft_setup(ph, calc, nosym: bool = False):
+    """The example's own unit cell, supercell and displacements, with forces from the potential instead of DFT.
+
+    Compared with the DFT DoS this isolates the potential's force-constant error (no relaxation, same supercell);
+    compared with the label it shows what the labelling protocol (relaxed volume, its own supercell) adds.
+    """
+    import copy
+
+    from ase import Atoms
+    from phonopy import Phonopy
+
+    pot = Phonopy(ph.unitcell, supercell_matrix=ph.supercell_matrix, primitive_matrix=ph.primitive_matrix,
+                  symprec=ph.symmetry.tolerance)
+    if nosym:       # the example displaced every atom (48 supercells): the symmetry-reduced set is equivalent
+        amp = float(np.linalg.norm(ph.dataset["first_atoms"][0]["displacement"]))
+        pot.generate_displacements(distance=amp)
+    else:
+        pot.dataset = copy.deepcopy(ph.dataset)
+    forces = []
+    for disp in pot.supercells_with_displacements:
+        sup = Atoms(disp.symbols, cell=disp.cell, scaled_positions=disp.scaled_positions, pbc=True)
+        sup.calc = calc
+        f = sup.get_forces()
+        forces.append(f - f.mean(axis=0))
+    pot.forces = np.array(forces)
+    pot.produce_force_constants()
+    pot.symmetrize_force_constants()
+    return pot
+
+
+def _trim(a: np.ndarray, b: np.ndarray, rel: float = 1e-5) -> int:
+    """Number of fine-grid points to keep: up to the last point where either curve exceeds rel × its max."""
+    big = (a > rel * a.max()) | (b > rel * b.max())
+    return int(np.flatnonzero(big).max()) + 2 if big.any() else len(a)
+
+
+def write_json_compact(path: Path, doc) -> None:
+    """JSON with one item per line, but lists of numbers on one line (keeps the curves small and diffable)."""
+    import re
+    text = json.dumps(doc, indent=1, ensure_ascii=False)
+    text = re.sub(r"\[\s*([-0-9.eE+,\s]+?)\s*\]", lambda m: "[" + ",".join(m.group(1).split()).replace(",,", ",") + "]",
+                  text)
+    path.write_text(text + "\n")
+
+
+def compute_reference(phonopy_repo: Path, out: Path = REFERENCE_JSON, names: list[str] | None = None) -> dict:
+    import warnings
+    from importlib.metadata import version
+
+    warnings.filterwarnings("ignore")
+    import torch
+    torch.set_num_threads(1)                    # like the labelling workers
+    from pymatgen.core import Structure
+    from pymatgen.io.ase import AseAtomsAdaptor
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    from utils.datagen.label import FINE_GRID_CM1, LabelSettings, dos_from_phonopy, label_atoms
+    from utils.datagen.runner import make_calculator
+    from utils.thermo import heat_capacity
+    from utils.train import wasserstein_cm1
+
+    gitdir = _resolve_gitdir(phonopy_repo)
+    commit = _git(gitdir, "rev-parse", "HEAD").strip()
+    commit_date = _git(gitdir, "log", "-1", "--format=%cI", commit).strip()
+    license_text = _git(gitdir, "show", f"{commit}:LICENSE")
+    settings = LabelSettings()
+    t0 = time.perf_counter()
+    calc = make_calculator("7net-l3i5")
+    crystals = []
+    for spec in REFERENCE_CRYSTALS:
+        if names and spec["name"] not in names:
+            continue
+        tree = [ln.split(None, 3) for ln in _git(gitdir, "ls-tree", commit, spec["path"] + "/").splitlines()]
+        files = {Path(t[3]).name: t[2] for t in tree}          # name -> git blob sha
+        used = [n for n in ("phonopy_disp.yaml", "POSCAR-unitcell", "FORCE_SETS", "BORN", spec.get("vasprun"))
+                if n in files]
+        if spec.get("nosym"):
+            used = [n for n in used if n != "phonopy_disp.yaml"]
+        elif spec.get("vasprun"):
+            used = [n for n in used if n not in ("FORCE_SETS", "POSCAR-unitcell")]
+        else:
+            used = [n for n in used if n != "POSCAR-unitcell"]
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            for n in used:
+                (work / n).write_bytes(_git(gitdir, "show", f"{commit}:{spec['path']}/{n}", binary=True))
+            td = time.perf_counter()
+            ph, dft_calc = _dft_phonopy(spec, work)
+            dft = dos_from_phonopy(ph, list(ph.primitive.symbols), settings)
+            t_dft = time.perf_counter() - td
+            nac_effect = None
+            if "BORN" in used:      # how much would LO-TO splitting change the DFT DoS? (not used in the labels)
+                try:
+                    ph_nac, _ = _dft_phonopy(spec, work, nac=True)
+                    d_nac = dos_from_phonopy(ph_nac, list(ph_nac.primitive.symbols), settings)
+                    nac_effect = dict(
+                        max_freq_cm1_with_nac=round(d_nac["max_freq_cm1"], 2),
+                        wasserstein_cm1_nac_vs_no_nac=round(float(wasserstein_cm1(
+                            FINE_GRID_CM1, np.asarray(d_nac["fine_dos"]), np.asarray(dft["fine_dos"]))), 3))
+                except Exception as exc:
+                    nac_effect = dict(error=f"{type(exc).__name__}: {exc}")
+            tp = time.perf_counter()
+            pot = _potential_on_dft_setup(ph, calc, nosym=bool(spec.get("nosym")))
+            d_pot = dos_from_phonopy(pot, list(pot.primitive.symbols), settings)
+            f_pot = np.asarray(d_pot["fine_dos"])
+            t_pot = time.perf_counter() - tp
+            unit = ph.unitcell
+            prim_vol_dft = float(abs(np.linalg.det(ph.primitive.cell))) / len(ph.primitive)
+        vinfo = _first_vasprun_text(gitdir, commit, spec["path"], list(files))
+        vinfo = _vasp_info(vinfo) if vinfo else {}
+        # the dataset's path: a primitive standard cell (pymatgen find_primitive), relaxed by the potential
+        s = Structure(unit.cell, list(unit.symbols), unit.scaled_positions)
+        prim = SpacegroupAnalyzer(s, symprec=1e-3).find_primitive()
+        tl = time.perf_counter()
+        lab = label_atoms(AseAtomsAdaptor.get_atoms(prim), calc, settings)
+        t_label = time.perf_counter() - tl
+        f_dft, f_lab = np.asarray(dft["fine_dos"]), np.asarray(lab["fine_dos"])
+        lab_cell = np.asarray(lab["structure"]["cell"])
+        vol_lab = float(abs(np.linalg.det(lab_cell))) / len(lab["structure"]["numbers"])
+        cv_dft = float(heat_capacity(FINE_GRID_CM1, f_dft, 300.0))
+        cv_lab = float(heat_capacity(FINE_GRID_CM1, f_lab, 300.0))
+
+        def mean_freq(g):
+            return float(np.trapezoid(g * FINE_GRID_CM1, FINE_GRID_CM1) / np.trapezoid(g, FINE_GRID_CM1))
+        n_keep = _trim(f_dft, f_lab)
+        rec = dict(
+            name=spec["name"], formula=prim.composition.reduced_formula, kind=spec["kind"],
+            example=f"{spec['path']}", files={n: files[n] for n in used},
+            born_charges_in_example="BORN" in files, nac_effect=nac_effect,
+            dft=dict(**vinfo, **dft_calc, mesh=dft["mesh"], nac="not applied (no LO-TO splitting, as in the labels)",
+                     n_atoms_primitive=len(ph.primitive), volume_per_atom_A3=round(prim_vol_dft, 4),
+                     max_freq_cm1=round(dft["max_freq_cm1"], 2), min_freq_cm1=round(dft["min_freq_cm1"], 2),
+                     imaginary_weight=dft["imaginary_weight"], seconds=round(t_dft, 2)),
+            label=dict(labeller="7net-l3i5", supercell=lab["phonons"]["supercell"],
+                       n_atoms_supercell=lab["phonons"]["n_atoms_supercell"],
+                       n_displacements=lab["phonons"]["n_displacements"], mesh=lab["mesh"],
+                       relax_steps=lab["relax"]["steps"], volume_change_on_relax=round(lab["relax"]["volume_change"], 5),
+                       volume_per_atom_A3=round(vol_lab, 4), max_freq_cm1=round(lab["max_freq_cm1"], 2),
+                       min_freq_cm1=round(lab["min_freq_cm1"], 2), imaginary_weight=lab["imaginary_weight"],
+                       seconds=lab["seconds"], wall_s=round(t_label, 2)),
+            metrics=dict(
+                wasserstein_cm1=round(float(wasserstein_cm1(FINE_GRID_CM1, f_dft, f_lab)), 3),
+                max_freq_ratio=round(lab["max_freq_cm1"] / dft["max_freq_cm1"], 4),
+                mean_freq_dft_cm1=round(mean_freq(f_dft), 2), mean_freq_label_cm1=round(mean_freq(f_lab), 2),
+                mean_freq_ratio=round(mean_freq(f_lab) / mean_freq(f_dft), 4),
+                volume_ratio=round(vol_lab / prim_vol_dft, 4),
+                cv300_dft_J_molK=round(cv_dft, 4), cv300_label_J_molK=round(cv_lab, 4),
+                cv300_diff_J_molK=round(cv_lab - cv_dft, 4),
+                cv300_rel_diff_pct=round(100 * (cv_lab - cv_dft) / cv_dft, 3)),
+            potential_on_dft_setup=dict(
+                description="SevenNet-l3i5 forces on the example's own cell, supercell and displacements "
+                            "(symmetry-reduced displacements of the same amplitude for a --nosym example)",
+                max_freq_cm1=round(d_pot["max_freq_cm1"], 2),
+                max_freq_ratio_vs_dft=round(d_pot["max_freq_cm1"] / dft["max_freq_cm1"], 4),
+                mean_freq_ratio_vs_dft=round(mean_freq(f_pot) / mean_freq(f_dft), 4),
+                wasserstein_cm1_vs_dft=round(float(wasserstein_cm1(FINE_GRID_CM1, f_dft, f_pot)), 3),
+                wasserstein_cm1_vs_label=round(float(wasserstein_cm1(FINE_GRID_CM1, f_lab, f_pot)), 3),
+                imaginary_weight=d_pot["imaginary_weight"], seconds=round(t_pot, 2)),
+            fine_dos=dict(n_points=n_keep, dft=[round(float(v), 5) for v in f_dft[:n_keep]],
+                          label=[round(float(v), 5) for v in f_lab[:n_keep]]),
+        )
+        crystals.append(rec)
+        m = rec["metrics"]
+        print(f"{spec['name']:5s} W1 {m['wasserstein_cm1']:6.1f} cm-1  ω_max ratio {m['max_freq_ratio']:.3f}  "
+              f"ΔC_V {m['cv300_diff_J_molK']:+.3f} J/molK  (DFT {t_dft:.1f} s, label {t_label:.1f} s)", flush=True)
+    versions = {}
+    for pkg in ("phonopy", "sevenn", "torch", "ase", "pymatgen", "numpy"):
+        try:
+            versions[pkg] = version(pkg)
+        except Exception:
+            pass
+    doc = dict(
+        description="DFT (phonopy example force sets) vs SevenNet-l3i5 labels of the same crystals, computed by "
+                    "`python scripts/datasheet.py reference`. Both DoS: utils.datagen.label.dos_from_phonopy with "
+                    "the labeller's LabelSettings (length-based q-mesh, Gaussian broadening), no non-analytical "
+                    "(LO-TO) correction. The DFT calculations keep the supercells of the examples; the labels use "
+                    "the dataset's supercells (every lattice vector >= supercell_min_length_A) after relaxing the "
+                    "example's primitive cell with the potential.",
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        source=dict(repository=PHONOPY_URL, commit=commit, commit_date=commit_date,
+                    license="BSD-3-Clause", copyright="Copyright (c) 2014-2024, Phonopy. All rights reserved.",
+                    attribution="DFT force sets and structures from the phonopy examples "
+                                f"({PHONOPY_URL}/tree/{commit}/example), BSD-3-Clause; the DoS in this file are "
+                                "computed from them.",
+                    license_text=license_text),
+        settings={k: getattr(settings, k) for k in settings.__dataclass_fields__},
+        versions=versions,
+        metrics_doc=dict(
+            wasserstein_cm1="W1 = ∫|CDF_label − CDF_DFT| dω between the unit-area fine DoS (utils.train.wasserstein_cm1)",
+            max_freq_ratio="highest mode frequency on the q-mesh, label / DFT",
+            mean_freq_ratio="first moment of the unit-area DoS, label / DFT",
+            volume_ratio="volume per atom, relaxed by the potential / the example's DFT cell",
+            cv300="harmonic C_V(300 K) per mole of atoms (utils.thermo.heat_capacity), J/(mol K); diff = label − DFT"),
+        fine_grid=dict(start_cm1=0.0, step_cm1=2.0, normalization="integral = 3N modes per primitive cell",
+                       note="curves are truncated after n_points (the rest is zero), rounded to 1e-5"),
+        seconds_total=round(time.perf_counter() - t0, 1),
+        crystals=crystals,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_json_compact(out, doc)
+    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB) in {doc['seconds_total']} s")
+    return doc
+
+
+# =========================================================================================== datasheet
+def _fmt(x, nd: int = 0) -> str:
+    """Thousands separators and fixed decimals; '–' for missing/NaN."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–"
+    return f"{x:,.{nd}f}"
+
+
+def _pct(x, nd: int = 1) -> str:
+    return "–" if x is None or not math.isfinite(x) else f"{100 * x:.{nd}f} %"
+
+
+def _sig(x: float, n: int = 2) -> str:
+    """x with n significant digits, plain notation where sensible."""
+    if x == 0 or not math.isfinite(x):
+        return "0" if x == 0 else "–"
+    return f"{x:.{n}g}" if 1e-4 <= abs(x) < 1e5 else f"{x:.{n - 1}e}"
+
+
+def _md_table(header: list[str], rows: list[list], align: str | None = None) -> str:
+    align = align or "l" + "r" * (len(header) - 1)
+    sep = ["---:" if a == "r" else ":---:" if a == "c" else "---" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _block(sym: str) -> str:
+    from pymatgen.core import Element
+    return Element(sym).block
+
+
+def MaxNLocator(**kw):      # noqa: N802 (matplotlib imported lazily: the tests import this module)
+    from matplotlib.ticker import MaxNLocator as _M
+    return _M(**kw)
+
+
+def _savefig(fig, path: Path) -> None:
+    fig.savefig(path, dpi=130, bbox_inches="tight", metadata={"Software": None})
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+
+
+def figure_elements(ds, allowed: list[str], path: Path) -> None:
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    from utils.data import _Z
+    counts = ds.elements()
+    syms = sorted(set(allowed) | set(counts), key=lambda s: _Z[s])
+    vals = [counts.get(s, 0) for s in syms]
+    colors = [PERIODIC_BLOCK.get(_block(s), "grey") for s in syms]
+    fig, ax = plt.subplots(figsize=(max(8, 0.17 * len(syms)), 3.2))
+    ax.bar(range(len(syms)), vals, color=colors, width=0.8)
+    ax.set_xticks(range(len(syms)), syms, fontsize=6.5, rotation=90)
+    ax.set_xlim(-0.7, len(syms) - 0.3)
+    ax.set_ylabel("materials containing it")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    missing = [s for s in syms if counts.get(s, 0) == 0]
+    ax.set_title(f"Elements of {ds.version} ({len(ds)} materials), in order of Z; "
+                 f"{len(missing)} of the {len(syms)} allowed elements absent so far", fontsize=9)
+    ax.legend(handles=[Patch(color=c, label=f"{b}-block") for b, c in PERIODIC_BLOCK.items()], fontsize=7,
+              ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    _savefig(fig, path)
+
+
+def figure_atoms(ds, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from utils.data import SPLIT_NAMES
+    n_atoms = np.asarray(ds.arrays["n_atoms"])
+    split = np.asarray(ds.split_codes)
+    xs = np.arange(1, n_atoms.max() + 1)
+    fig, ax = plt.subplots(figsize=(6, 3))
+    bottom = np.zeros(len(xs))
+    for s, name in enumerate(SPLIT_NAMES):
+        h = np.array([np.sum((n_atoms == x) & (split == s)) for x in xs])
+        ax.bar(xs, h, bottom=bottom, label=f"{name} ({int((split == s).sum())})", width=0.8)
+        bottom += h
+    ax.set_xlabel("atoms in the (primitive) cell")
+    ax.set_ylabel("materials")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xticks(xs)
+    ax.legend(frameon=False, fontsize=8)
+    ax.set_title(f"Atoms per cell, {ds.version}", fontsize=9)
+    ax.spines[["top", "right"]].set_visible(False)
+    _savefig(fig, path)
+
+
+def figure_max_freq(ds, meta: dict, path: Path) -> None:
+    import matplotlib.pyplot as plt
+    w = np.asarray(ds.arrays["max_freq_cm1"], float)
+    w = w[np.isfinite(w)]
+    fig, ax = plt.subplots(figsize=(6, 3))
+    hi = max(1050.0, float(w.max()) + 50 if w.size else 1050.0)
+    ax.hist(w, bins=np.arange(0, hi + 50, 50), color="#4c72b0", edgecolor="white")
+    ax.axvline(1000, color="k", ls="--", lw=1)
+    ax.text(1000, ax.get_ylim()[1] * 0.95, " end of the 51-point\n target grid", fontsize=7, va="top")
+    n_light = ((meta.get("excluded") or {}).get("light_modes_above_1000_cm1") or {}).get("count", 0)
+    ax.set_xlabel("highest phonon frequency on the q-mesh (cm⁻¹)")
+    ax.set_ylabel("materials")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_title(f"Highest frequency, {ds.version} ({len(w)} materials; {n_light} excluded for > 5 % of "
+                 "modes above 1000 cm⁻¹)", fontsize=9)
+    ax.spines[["top", "right"]].set_visible(False)
+    _savefig(fig, path)
+
+
+def figure_dft(ref: dict, path: Path) -> None:
+    import matplotlib.pyplot as plt
+    crystals = ref["crystals"]
+    n = len(crystals) + 1
+    ncol = 4
+    nrow = math.ceil(n / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.5 * nrow), squeeze=False)
+    step = ref["fine_grid"]["step_cm1"]
+    for ax, c in zip(axes.flat, crystals):
+        d, lab = np.asarray(c["fine_dos"]["dft"]), np.asarray(c["fine_dos"]["label"])
+        f = ref["fine_grid"]["start_cm1"] + step * np.arange(len(d))
+        ax.fill_between(f, d, color="0.75", label="DFT (phonopy example)")
+        ax.plot(f, lab, color="#c44e52", lw=1.1, label="label (SevenNet-l3i5)")
+        m = c["metrics"]
+        ax.set_title(f"{c['formula']}  W₁ {m['wasserstein_cm1']:.0f} cm⁻¹, ω_max ×{m['max_freq_ratio']:.2f}",
+                     fontsize=8.5)
+        ax.set_xlim(0, f[-1])
+        ax.set_yticks([])
+        ax.tick_params(labelsize=7)
+    axes.flat[0].legend(fontsize=6.5, frameon=False, loc="upper left")
+    ax = axes.flat[len(crystals)]
+    x = [c["dft"]["max_freq_cm1"] for c in crystals]
+    y = [c["label"]["max_freq_cm1"] for c in crystals]
+    lim = [0, 1.08 * max(x + y)]
+    ax.plot(lim, lim, color="k", lw=0.8)
+    ax.scatter(x, y, s=14, color="#c44e52", zorder=3)
+    for c, xi, yi in zip(crystals, x, y):
+        ax.annotate(c["formula"], (xi, yi), fontsize=6.5, xytext=(3, -8), textcoords="offset points")
+    ax.set_xlim(lim), ax.set_ylim(lim)
+    ax.set_xlabel("DFT ω_max (cm⁻¹)", fontsize=7.5)
+    ax.set_ylabel("label ω_max (cm⁻¹)", fontsize=7.5)
+    ax.tick_params(labelsize=7)
+    ax.set_title("highest frequency", fontsize=8.5)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        if ax.get_xlabel() == "":
+            ax.set_xlabel("frequency (cm⁻¹)", fontsize=7.5)
+    fig.suptitle("Phonon DoS: DFT force sets of phonopy's examples vs the dataset's labelling path (both without "
+                 "LO–TO splitting, σ = {:g} cm⁻¹)".format(ref["settings"]["sigma_fine_cm1"]), fontsize=9)
+    fig.tight_layout()
+    _savefig(fig, path)
+
+
+def _candidate_pool() -> dict | None:
+    """Size of the candidate pool by family (ionic substitution vs explicit metallic lists); None on failure."""
+    try:
+        import inspect
+
+        from utils.datagen import prototypes as P
+        thr = inspect.signature(P.raw_candidates).parameters["threshold"].default
+        raw = P.raw_candidates(thr)
+        n_ionic = sum(1 for c in raw if any(s[-1] in "+-" for s in c["mapping"].values()))
+        return dict(threshold=thr, n=len(raw), ionic=n_ionic, metallic=len(raw) - n_ionic)
+    except Exception as exc:                     # the datasheet must still build
+        print(f"warning: candidate pool not counted ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return None
+
+
+def _npz_listing(path: Path) -> list[list]:
+    rows = []
+    with np.load(path, allow_pickle=False) as z:
+        for k in z.files:
+            a = z[k]
+            rows.append([f"`{k}`", f"{a.dtype}", "×".join(str(s) for s in a.shape) or "scalar"])
+    return rows
+
+
+def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, reference: Path = REFERENCE_JSON,
+                    candidates: bool = True, data_dir: Path | None = None) -> dict:
+    import matplotlib
+    matplotlib.use("Agg")
+    from utils import data as D
+    from utils.datagen import prototypes as P
+
+    t0 = time.perf_counter()
+    data_dir = Path(data_dir) if data_dir else D.DATA_DIR
+    ds = D.load_dataset(data_dir=data_dir)
+    try:
+        alloys = D.load_alloys(ds.version, data_dir=data_dir)
+    except D.DataError as exc:
+        print(f"warning: no alloys for {ds.version} ({exc})", file=sys.stderr)
+        alloys = None
+    meta = ds.meta
+    a = ds.arrays
+    settings = meta.get("settings") or {}
+    counts = meta.get("counts") or {}
+    versions_json = json.loads((data_dir / D.VERSIONS_FILE).read_text())
+    ref = json.loads(reference.read_text()) if reference.exists() else None
+    pool = _candidate_pool() if candidates else None
+    figures.mkdir(parents=True, exist_ok=True)
+
+    # ---------------------------------------------------------------------------------- numbers
+    n = len(ds)
+    el_counts = ds.elements()
+    n_el = len(el_counts)
+    n_el5 = sum(v >= 5 for v in el_counts.values())
+    n_el10 = sum(v >= D.BALANCE_MIN_COUNT for v in el_counts.values())
+    n_atoms = np.asarray(a["n_atoms"])
+    types = Counter(np.asarray(a["structure_types"]).astype(str).tolist())
+    protos = Counter(np.asarray(a["prototypes"]).astype(str).tolist())
+    type_protos: dict[str, Counter] = {}
+    proto_types: dict[str, set] = {}
+    for p, t in zip(np.asarray(a["prototypes"]).astype(str), np.asarray(a["structure_types"]).astype(str)):
+        type_protos.setdefault(t, Counter())[p] += 1
+        proto_types.setdefault(p, set()).add(t)
+    multi_type = sorted(p for p, ts in proto_types.items() if len(ts) > 1)
+    shared_type = sorted(t for t, ps in type_protos.items() if len(ps) > 1)
+    sizes = ds.split_sizes()
+    element_sets = [ds.species(i) for i in range(n)]
+    violations = D.split_balance_violations(element_sets, ds.split_codes)
+    wmax = np.asarray(a["max_freq_cm1"], float)
+    w1000 = np.asarray(a.get("weight_above_1000_cm1", np.full(n, np.nan)), float)
+    iw_packed = np.asarray(a["imaginary_weight"], float)
+    iwm = meta.get("imaginary_weight") or {}
+    q = iwm.get("quantiles") or {}
+    light = (meta.get("excluded") or {}).get("light_modes_above_1000_cm1") or {}
+    invalid = (meta.get("excluded") or {}).get("invalid") or {}
+    failed = meta.get("failed") or {}
+    sec_total = np.asarray(a.get("seconds_total", np.full(n, np.nan)), float)
+    wall = np.asarray(a.get("wall_s", np.full(n, np.nan)), float)
+    cost = {k: np.asarray(a.get(f"seconds_{k}", np.full(n, np.nan)), float) for k in ("relax", "forces", "dos")}
+    have_wall = np.isfinite(wall)
+    allowed = list(P.ALLOWED)
+    absent = [s for s in allowed if el_counts.get(s, 0) == 0]
+    gaps = [D.symbol(z) for z in range(D._Z[allowed[0]], D._Z[allowed[-1]] + 1) if D.symbol(z) not in allowed]
+    prov_variants = meta.get("provenance_variants") or []
+    sigma_f, sigma_c = settings.get("sigma_fine_cm1"), settings.get("sigma_coarse_cm1")
+
+    # ---------------------------------------------------------------------------------- figures
+    figure_elements(ds, allowed, figures / "data_elements.png")
+    figure_atoms(ds, figures / "data_atoms_per_cell.png")
+    figure_max_freq(ds, meta, figures / "data_max_frequency.png")
+    if ref:
+        figure_dft(ref, figures / "data_dft_comparison.png")
+
+    # ---------------------------------------------------------------------------------- text
+    sha_tag = json.dumps(dict(version=ds.version, sha256=ds.sha256,
+                              alloys_sha256=alloys.sha256 if alloys is not None else None,
+                              reference_commit=(ref or {}).get("source", {}).get("commit")))
+    fname = ds.path.name if ds.path else f"phonon_dos_{ds.version}.npz"
+    L: list[str] = []
+    add = L.append
+    add(f"<!-- {MARKER}: {sha_tag} -->")
+    add("<!-- Generated by `python scripts/datasheet.py` from the packed dataset; do not edit by hand. -->\n")
+    add(f"# Datasheet: phonon DoS dataset {ds.version}\n")
+    add(f"A *datasheet for datasets* (Gebru et al., Commun. ACM 64(12), 86, 2021) for `data/{fname}` "
+        f"(sha256 `{ds.sha256}`), generated by `scripts/datasheet.py` on the packed file itself: every number "
+        "below is computed from the data. The dataset grows while labelling continues; each packed version is "
+        "frozen (its sha256 is in `data/versions.json`) and gets this datasheet regenerated.\n")
+    add("## At a glance\n")
+    rows = [
+        ["materials", _fmt(n)],
+        ["elements (with ≥ 5 materials)", f"{n_el} ({n_el5})"],
+        ["structure types (spglib space group + Wyckoff letters)", _fmt(len(types))],
+        ["prototype families used", _fmt(len(protos))],
+        ["atoms per cell (min – median – max)",
+         f"{n_atoms.min()} – {_fmt(float(np.median(n_atoms)), 0)} – {n_atoms.max()}" if n else "–"],
+        ["splits train / valid / test", f"{sizes['train']} / {sizes['valid']} / {sizes['test']}"],
+        ["labeller", f"{meta.get('labeller')} + phonopy {(meta.get('versions') or {}).get('phonopy', '?')}"],
+        ["highest frequency (min – median – max)",
+         f"{_fmt(np.nanmin(wmax))} – {_fmt(np.nanmedian(wmax))} – {_fmt(np.nanmax(wmax))} cm⁻¹" if n else "–"],
+        ["labelling cost per material (median)", f"{_fmt(np.nanmedian(wall[have_wall]), 0)} s" if have_wall.any() else "–"],
+        *([[f"label vs DFT, {len(ref['crystals'])} reference crystals (section 6)",
+            f"median W₁ {np.median([c['metrics']['wasserstein_cm1'] for c in ref['crystals']]):.0f} cm⁻¹, "
+            f"ω_max ×{np.median([c['metrics']['max_freq_ratio'] for c in ref['crystals']]):.2f}, mean ω ×"
+            f"{np.median([c['metrics']['mean_freq_ratio'] for c in ref['crystals']]):.2f}"]] if ref else []),
+        ["alloy reference cells (separate file, test only)", _fmt(len(alloys)) if alloys is not None else "–"],
+        ["packed", meta.get("created", "?")],
+    ]
+    add(_md_table(["", ds.version], rows, "lr") + "\n")
+
+    # ---- motivation
+    add("## 1. Motivation\n")
+    add("The tutorial notebooks teach phonon-DoS prediction with e3nn (after Chen et al., Adv. Sci. 8, 2004214, "
+        "2021, and the MRS 2021 tutorial by Andrejevic & Chen). They need a dataset that (i) ships with the "
+        "repository and loads offline in under a second, (ii) has a licence that allows redistribution, (iii) "
+        "carries the *fine* 3N-normalized DoS and the per-element (partial) DoS that notebooks 05–06 need for "
+        "partial-DoS training, heat capacities and superconductivity estimates, and (iv) is regenerable by "
+        "anyone with the code in `utils/datagen`. The original tutorial's DFPT data (section 7) have only the "
+        "max-normalized 51-point DoS and are downloaded rather than shipped. This set is therefore labelled "
+        "in-house with a universal machine-learned interatomic potential and phonopy. It is a teaching set: "
+        "its labels are approximations of DFT (sections 5–6), not reference data.\n")
+
+    # ---- composition
+    add("## 2. Composition\n")
+    add(f"**{_fmt(n)} crystalline materials**, each one ordered periodic crystal (no partial occupancy, no "
+        f"defects, no surfaces), with {n_el} elements in all; {n_el5} elements occur in ≥ 5 materials and "
+        f"{n_el10} in ≥ {D.BALANCE_MIN_COUNT}. The element pool allowed by the generator has {len(allowed)} "
+        f"elements ({allowed[0]} to {allowed[-1]} without {', '.join(gaps)}); {len(absent)} of them are not yet in this version"
+        + (f" ({', '.join(absent)})" if 0 < len(absent) <= 40 else "") + ".\n")
+    add("![element counts](../figures/data_elements.png)\n")
+    add(f"*Materials containing each element, in order of atomic number ({n_el} elements present).*\n")
+    add(f"**Structure types.** The code classifier (`utils.data.classify_structure`: spglib space group + the "
+        f"sorted Wyckoff letters of the occupied orbits, symprec {D.SYMPREC}) finds {len(types)} structure types "
+        f"among the {len(protos)} prototype families used. "
+        + ("Every prototype keeps one structure type after relaxation" if not multi_type else
+           "Prototypes whose members ended in several structure types: " + ", ".join(multi_type))
+        + ("; structure types shared by several prototypes (same space group and Wyckoff letters, different "
+           "species arrangement): " + ", ".join(f"`{t}` ({' / '.join(sorted(type_protos[t]))})" for t in shared_type)
+           if shared_type else "") + ".\n")
+    trows = [[f"`{t}`", c, ", ".join(f"{p} ({k})" if len(type_protos[t]) > 1 else p
+                                     for p, k in type_protos[t].most_common())]
+             for t, c in types.most_common()]
+    add(_md_table(["structure type", "materials", "prototype(s)"], trows, "lrl") + "\n")
+    add(f"**Atoms per cell** (primitive cells): {n_atoms.min()} to {n_atoms.max()}, median "
+        f"{_fmt(float(np.median(n_atoms)), 0)}; the labelling run skips cells above its `--max-atoms` limit and "
+        f"supercells of more than {settings.get('max_atoms_supercell', '?')} atoms.\n")
+    add("![atoms per cell](../figures/data_atoms_per_cell.png)\n")
+    add(f"**Highest phonon frequency** (over the q-mesh): {_fmt(np.nanmin(wmax))}–{_fmt(np.nanmax(wmax))} cm⁻¹, "
+        f"median {_fmt(np.nanmedian(wmax))} cm⁻¹; {int(np.sum(wmax > 1000))} packed materials have modes above "
+        f"1000 cm⁻¹ (the largest weight above 1000 cm⁻¹ among them: {_pct(np.nanmax(w1000) if n else float('nan'))}).\n")
+    add("![highest frequency](../figures/data_max_frequency.png)\n")
+    add(f"**Splits.** {sizes['train']} train / {sizes['valid']} valid / {sizes['test']} test "
+        f"(target fractions {' / '.join(str(f) for f in D.SPLIT_FRACTIONS)}, the original tutorial's "
+        f"proportions), from `utils.data.element_balanced_split` (seed "
+        f"{(meta.get('split') or {}).get('seed', '?')}): materials are assigned rarest element first to the split "
+        "with the largest deficit, then pairs are swapped until the balance rule holds — every element with "
+        f"≥ {D.BALANCE_MIN_COUNT} materials has a share in each split within ±{D.BALANCE_TOL:.0%} of that split's "
+        f"overall share. Here {n_el10} elements are subject to the rule and "
+        + ("it holds for all of them." if not violations else f"{len(violations)} violate it: "
+           + "; ".join(violations[:5]) + ".")
+        + " Elements rarer than that can be absent from valid/test. The split is stored in the file "
+          "(`split`), so every notebook sees the same one.\n")
+    if alloys is not None:
+        series = Counter(np.asarray(alloys.arrays["series"]).astype(str).tolist())
+        add(f"**Alloys** (`alloys_{ds.version}.npz`, {len(alloys)} cells, all in `test`, never trained on): "
+            + ", ".join(f"{s} ({c} compositions)" for s, c in series.items())
+            + ", ordered supercells of the end members, labelled like the main set; notebook 05 uses them with "
+              "the N-hot input.\n")
+
+    # ---- collection
+    add("## 3. How the data were made\n")
+    add("### 3.1 Structures\n")
+    ionic = sorted(P.IONIC_SEEDS)
+    metallic = sorted(P.METALLIC)
+    add(f"Candidates are real structure types (space group + Wyckoff positions of a known compound; "
+        f"{len(P.PROTOTYPES)} prototypes in `utils/datagen/prototypes.py`) decorated with compositions of two kinds:\n")
+    add(f"* **Ionic families** ({len(ionic)}: {', '.join(ionic)}): starting from seed compounds of the type "
+        f"({sum(len(v) for v in P.IONIC_SEEDS.values())} seeds, e.g. NaCl, MgO, ZnS, SrTiO3), species are "
+        "substituted with pymatgen's data-mined ion-substitution probabilities (Hautier et al., Inorg. Chem. 50, "
+        "656, 2011) above a threshold; only charge-balanced compositions of distinct elements from the allowed "
+        "pool are kept (anions missing from the substitution table, e.g. Te²⁻ and the pnictides, go through a "
+        "lighter same-group proxy).")
+    add(f"* **Metallic families** ({len(metallic)}: {', '.join(metallic)}): explicit lists of elements known to "
+        f"form them ({sum(len(v) for v in P.METALLIC.values())} compositions: elemental fcc/bcc/hcp/diamond, "
+        "B2, L1₂, A15, full and half Heusler).")
+    if pool:
+        add(f"\nWith the default threshold ({pool['threshold']:g}) the pool holds {_fmt(pool['n'])} candidates "
+            f"({_fmt(pool['ionic'])} ionic, {_fmt(pool['metallic'])} metallic). The "
+            f"labelling order (`order_for_coverage`) first spreads over elements and prototypes, so a partial run "
+            f"such as this version ({_fmt(counts.get('unique', n))} attempted, {_fmt(n)} packed) already spans "
+            "many elements; it is not a random sample of the pool.\n")
+    else:
+        add("\nThe labelling order (`order_for_coverage`) first spreads over elements and prototypes, so a partial "
+            "run already spans many elements; it is not a random sample of the pool.\n")
+    add("The starting lattice is scaled so that the shortest contact equals the sum of ionic (or metallic) radii, "
+        "then (except for the layered CdI₂ and 2H-MoS₂ types) to pymatgen's bond-length volume prediction; the "
+        "primitive cell is labelled. Which members of a family are real, stable compounds is *not* checked "
+        "against a database: the potential's relaxation and the stability rule (3.4) decide what is kept, so "
+        "some materials are hypothetical.\n")
+    add("### 3.2 Relaxation and phonons\n")
+    v = meta.get("versions") or {}
+    add(f"Labeller **{meta.get('labeller')}** (SevenNet, Park et al., J. Chem. Theory Comput. 20, 4857, 2024; "
+        f"a universal potential trained on PBE(+U) data), package versions "
+        + ", ".join(f"{k} {v[k]}" for k in sorted(v)) + ". Per material (`utils.datagen.label.label_atoms`):\n")
+    srows = [
+        ["relaxation", f"ase BFGS on cell + positions (FrechetCellFilter) keeping the space group (FixSymmetry, "
+                       f"symprec 1e-3); fmax {settings.get('fmax_eV_A')} eV/Å, ≤ {settings.get('relax_steps')} steps; "
+                       f"rejected if the volume changes by more than ±{_pct(settings.get('max_volume_change', float('nan')), 0)}"],
+        ["supercell", f"diagonal, every lattice vector ≥ {settings.get('supercell_min_length_A')} Å, ≤ "
+                      f"{settings.get('max_atoms_supercell')} atoms"],
+        ["displacements", f"phonopy finite displacements of {settings.get('displacement_A')} Å (symmetry-reduced), "
+                          "forces from the potential with the drift removed; force constants symmetrized"],
+        ["q-mesh", f"Γ-centred, n_i = round({settings.get('mesh_length_A')} Å · \\|b_i\\|) capped at "
+                   f"{settings.get('mesh_max')}, with eigenvectors (for the per-element DoS)"],
+        ["fine DoS", f"0–2000 cm⁻¹, step 2 cm⁻¹ (1001 points), Gaussian σ = {sigma_f} cm⁻¹, ∫ = 3N"],
+        ["target DoS", f"0–1000 cm⁻¹, 51 points (the original tutorial's grid), Gaussian σ = {sigma_c} cm⁻¹, max = 1"],
+        ["per-element DoS", "mode weight on element E = Σ_{j∈E} \\|e_jν(q)\\|², same broadening as the fine DoS; sums to it"],
+    ]
+    add(_md_table(["step", "setting"], srows, "ll") + "\n")
+    if prov_variants:
+        add(f"Records of this version come from {len(prov_variants)} different provenance settings: "
+            + "; ".join(f"{p.get('labeller')} ×{p.get('n')}" for p in prov_variants) + ".\n")
+    add("### 3.3 Outcomes of the labelling run\n")
+    orows = [[k, _fmt(counts.get(k))] for k in
+             ("unique", "labelled", "failed", "stable", "unstable", "invalid", "excluded_light", "packed")
+             if k in counts]
+    add(_md_table(["records", "count"], orows) + "\n")
+    add("`unique`: candidates attempted; `failed`: no phonons (reasons below); `unstable`: imaginary-mode weight "
+        "above the rule (3.4); `invalid`: failed `utils.data.validate_record`; `excluded_light`: the light-element "
+        "rule (3.5); `packed`: in the file.\n")
+    if failed.get("reasons"):
+        add(_md_table(["failure reason (numbers blanked as #)", "records"],
+                      [[r.replace("|", "\\|"), c] for r, c in failed["reasons"].items()]) + "\n")
+        add("A volume change beyond the limit means that the relaxation went far from the starting cell: either "
+            "the starting volume (contact radii / bond-length prediction) was far off, or the composition does not "
+            "keep that structure type under the potential. Such candidates are dropped, not restarted.\n")
+    if invalid.get("count"):
+        add(f"{invalid['count']} stable records were invalid: "
+            + "; ".join(f"{r} ({c})" for r, c in invalid.get("reasons", {}).items()) + ".\n")
+    add("### 3.4 Stability rule and imaginary modes\n")
+    thr = settings.get("imaginary_threshold_cm1")
+    lim = settings.get("max_imaginary_weight")
+    add(f"A material is kept if the weight of modes below {thr} cm⁻¹ (imaginary modes are reported as negative "
+        f"frequencies) is at most {_pct(lim, 0) if lim is not None else '?'} of all modes on the q-mesh "
+        f"(`utils.datagen.label.is_stable`). Distribution of that weight over all {iwm.get('n', '?')} labelled "
+        "records of this version (stable and unstable):\n")
+    if q:
+        add(_md_table(["quantile"] + [f"{float(k):g}" for k in q],
+                      [["imaginary-mode weight"] + [_sig(float(x), 2) for x in q.values()]],
+                      "l" + "r" * len(q)) + "\n")
+    add(f"{iwm.get('n_above_1pct', '?')} records exceed 1 % and were dropped (their statistics stay in the "
+        f"labels, their spectra do not). In the packed set the largest weight is "
+        f"{_sig(float(np.nanmax(iw_packed)), 2) if n else '–'}; the tolerance is meant for numerical noise near Γ "
+        "(acoustic sum rule, finite supercell), not for real instabilities. A relaxed "
+        "structure that is only metastable for the potential can still pass; one that is unstable for the "
+        "potential but stable in reality is lost.\n")
+    add("### 3.5 Light-element decision\n")
+    add(f"Materials with more than {D.LIGHT_MODE_LIMIT:.0%} of their modes above 1000 cm⁻¹ are excluded: the "
+        f"51-point target ends at 1000 cm⁻¹ (the original tutorial's grid), so their max-normalized target would "
+        f"miss a visible part of the spectrum. This removed **{light.get('count', 0)}** stable material(s) from "
+        f"this version" + (f" ({', '.join(f'`{i}`' for i in light.get('ids', [])[:12])}"
+                           + (", …" if len(light.get("ids", [])) > 12 else "") + ")" if light.get("ids") else "")
+        + ". Hydrogen lies outside the generator's element pool, so hydrides do not occur at all. The fine DoS goes to 2000 cm⁻¹ and keeps every mode of the materials that remain.\n")
+
+    # ---- cost
+    add("## 4. Labelling cost\n")
+    if have_wall.any():
+        ww = wall[have_wall]
+        part = {k: np.nansum(v) for k, v in cost.items()}
+        tot = sum(part.values())
+        add(f"Measured per material from the stored timings (`wall_s`: wall-clock seconds of one single-threaded "
+            f"worker from building the structure to the DoS, ≈ core-seconds; an upper bound on CPU time when the "
+            f"machine is shared), over the {int(have_wall.sum())} packed materials:\n")
+        add(_md_table(["", "seconds"], [
+            ["median", _fmt(float(np.median(ww)), 1)],
+            ["90th percentile", _fmt(float(np.quantile(ww, 0.9)), 1)],
+            ["max", _fmt(float(ww.max()), 1)],
+            ["total", f"{_fmt(float(ww.sum()), 0)} s = {ww.sum() / 3600:.2f} CPU-hours"],
+        ]) + "\n")
+        if tot > 0:
+            add(f"Of the time inside `label_atoms`: relaxation {_pct(part['relax'] / tot, 0)}, forces of the "
+                f"displaced supercells {_pct(part['forces'] / tot, 0)}, q-mesh + DoS {_pct(part['dos'] / tot, 0)}. "
+                "The unstable and failed records cost time too (not in the packed file; their timings are in "
+                "`data/labels/`). Labelling ran on CPU (`device='cpu'`).\n")
+    else:
+        add("No timings are stored in this version.\n")
+
+    # ---- limits
+    add("## 5. What the labels are — and are not\n")
+    limits = [
+        "**A universal potential, not DFT.** Forces come from SevenNet-l3i5, trained on PBE(+U) relaxation data. "
+        "Universal potentials are known to *soften* phonons systematically (their potential-energy surface is "
+        "too flat; Deng et al., npj Comput. Mater. 11, 9, 2025, doi:10.1038/s41524-024-01500-6).",
+        "**Harmonic, 0 K.** Force constants from one small displacement: no anharmonicity, no thermal expansion, "
+        "no temperature dependence; the C_V of notebook 06 is the harmonic one.",
+        "**No LO–TO splitting.** No Born charges or dielectric tensors, so polar crystals lack the non-analytical "
+        "correction: the longitudinal optical modes near Γ are as low as the transverse ones.",
+        f"**Broadening and sampling.** Gaussian σ = {sigma_f} cm⁻¹ (fine) and {sigma_c} cm⁻¹ (51-point target) on a "
+        f"finite q-mesh (length {settings.get('mesh_length_A')} Å, ≤ {settings.get('mesh_max')} points per axis): "
+        "van Hove singularities are smoothed, and the 20 cm⁻¹ target spacing cannot resolve narrower features.",
+        "**Target grid 0–1000 cm⁻¹ vs fine grid 0–2000 cm⁻¹.** The model's 51-point target is max-normalized, so "
+        "it carries the shape only; the fine DoS keeps the 3N normalization and every mode up to 2000 cm⁻¹.",
+        "**Magnetism, electrons.** The potential has no spin; magnetic materials are treated as if non-magnetic, "
+        "and electron–phonon effects (Kohn anomalies) are absent.",
+        "**Hypothetical compounds.** Structures are generated, not taken from experiment (3.1).",
+    ]
+    if ref:
+        ms = [c["metrics"] for c in ref["crystals"]]
+        r = np.array([m["max_freq_ratio"] for m in ms])
+        mr = np.array([m["mean_freq_ratio"] for m in ms])
+        limits[0] += (f" Against the DFT references of section 6 the highest frequency is "
+                      f"{_fmt(100 * (1 - np.median(r)), 0)} % lower in the median (ratio {r.min():.2f}–{r.max():.2f} "
+                      f"over {len(r)} crystals) and the mean frequency {_fmt(100 * (1 - np.median(mr)), 0)} % lower "
+                      f"(ratio {mr.min():.2f}–{mr.max():.2f}).")
+    if ref:
+        ne = [(c["formula"], c["dft"]["max_freq_cm1"], c["nac_effect"]) for c in ref["crystals"]
+              if c.get("nac_effect") and "error" not in c["nac_effect"]]
+        if ne:
+            wn = np.array([e["wasserstein_cm1_nac_vs_no_nac"] for _, _, e in ne])
+            med_w1 = float(np.median([c["metrics"]["wasserstein_cm1"] for c in ref["crystals"]]))
+            limits[2] += (" Measured on the DFT references that ship Born charges ("
+                          + ", ".join(f for f, _, _ in ne) + f"): adding the correction changes the DoS by W₁ "
+                          f"{wn.min():.1f}–{wn.max():.1f} cm⁻¹ and ω_max by "
+                          + ", ".join(f"{f} {e['max_freq_cm1_with_nac'] / w - 1:+.0%}" for f, w, e in ne)
+                          + f" — small for the DoS as a whole (label vs DFT: median W₁ {med_w1:.1f} cm⁻¹), but the "
+                            "LO band edge of strongly ionic crystals is missing from the labels.")
+    for x in limits:
+        add(f"* {x}")
+    add("")
+
+    # ---- DFT comparison
+    add("## 6. Comparison with DFT\n")
+    if ref:
+        src = ref["source"]
+        add(f"Reference: the DFT force sets (VASP, where the example records it) shipped as examples with phonopy ({src['repository']}, commit "
+            f"`{src['commit'][:12]}` of {src['commit_date'][:10]}, {src['license']}). For each crystal the DFT DoS "
+            "is computed from the example's force sets with the labeller's own functions and settings "
+            f"(`dos_from_phonopy`: q-mesh of length {ref['settings']['mesh_length_A']} Å, σ = "
+            f"{ref['settings']['sigma_fine_cm1']} cm⁻¹ on the fine grid) and **without** the non-analytical "
+            "correction even where the example ships Born charges, so that both sides lack LO–TO splitting. The "
+            "label is computed by the dataset's own path: the example's primitive cell relaxed by SevenNet-l3i5, "
+            "then `label_atoms` (its own supercell ≥ "
+            f"{ref['settings']['supercell_min_length_A']} Å). W₁: Wasserstein distance between the unit-area fine "
+            "DoS; ω_max: highest frequency on the q-mesh; C_V(300 K) per mole of atoms. Data: "
+            "`data/reference/dft_comparison.json` (recomputed by `python scripts/datasheet.py reference "
+            "--phonopy-repo …`).\n")
+        rows = []
+        for c in ref["crystals"]:
+            m, d, lb = c["metrics"], c["dft"], c["label"]
+            rows.append([f"{c['formula']} ({c['kind']})", d.get("functional", "not recorded"),
+                         _fmt(m["wasserstein_cm1"], 1), _fmt(d["max_freq_cm1"], 0), _fmt(lb["max_freq_cm1"], 0),
+                         f"{m['max_freq_ratio']:.3f}", f"{m['mean_freq_ratio']:.3f}", f"{m['volume_ratio']:.3f}",
+                         _fmt(m["cv300_dft_J_molK"], 2), _fmt(m["cv300_label_J_molK"], 2),
+                         f"{m['cv300_diff_J_molK']:+.2f}"])
+        ms = [c["metrics"] for c in ref["crystals"]]
+        rows.append(["**median**", "", _fmt(float(np.median([m["wasserstein_cm1"] for m in ms])), 1), "", "",
+                     f"{np.median([m['max_freq_ratio'] for m in ms]):.3f}",
+                     f"{np.median([m['mean_freq_ratio'] for m in ms]):.3f}",
+                     f"{np.median([m['volume_ratio'] for m in ms]):.3f}", "", "",
+                     f"{np.median([m['cv300_diff_J_molK'] for m in ms]):+.2f}"])
+        add(_md_table(["crystal", "DFT functional", "W₁ (cm⁻¹)", "ω_max DFT (cm⁻¹)", "ω_max label (cm⁻¹)",
+                       "ω_max ratio", "mean-ω ratio", "volume ratio", "C_V DFT", "C_V label", "ΔC_V"],
+                      rows) + "\n")
+        add("Ratios are label / DFT; C_V(300 K) in J/(mol K) per mole of atoms.\n")
+        add("![DFT vs label](../figures/data_dft_comparison.png)\n")
+        worst = max(ref["crystals"], key=lambda c: c["metrics"]["wasserstein_cm1"])
+        soft = min(ref["crystals"], key=lambda c: c["metrics"]["max_freq_ratio"])
+        cvd = np.array([abs(m["cv300_rel_diff_pct"]) for m in ms])
+        cvw = max(ref["crystals"], key=lambda c: abs(c["metrics"]["cv300_rel_diff_pct"]))
+        mr = np.array([m["mean_freq_ratio"] for m in ms])
+        add(f"Reading: the labels reproduce the shape of the DFT DoS (acoustic and optical bands, gaps); the mean "
+            f"frequency is lower than DFT's for {int(np.sum(mr < 0.995))} of the {len(mr)} crystals (ratio "
+            f"{mr.min():.2f}–{mr.max():.2f}); the largest W₁ is {worst['formula']} "
+            f"({worst['metrics']['wasserstein_cm1']:.0f} cm⁻¹) and the strongest softening of ω_max is "
+            f"{soft['formula']} (×{soft['metrics']['max_freq_ratio']:.2f}). Softer modes raise C_V(300 K): "
+            f"|ΔC_V| is at most {cvd.max():.1f} % of the DFT value ({cvw['formula']}).\n")
+        dec = [c for c in ref["crystals"] if c.get("potential_on_dft_setup")]
+        if dec:
+            add("**Where the differences come from.** The same potential was also run on each example's *own* "
+                "cell, supercell and displacements (no relaxation; the DFT forces replaced by the potential's). "
+                "Against DFT this isolates the potential's force constants; against the label it shows what the "
+                "labelling protocol adds (the potential's equilibrium volume, the dataset's supercell). The last "
+                "columns show, for the examples that ship Born charges, how much the DFT DoS itself changes when "
+                "the LO–TO correction is applied.\n")
+            drows = []
+            for c in dec:
+                p_, ne = c["potential_on_dft_setup"], c.get("nac_effect") or {}
+                drows.append([
+                    c["formula"], f"{c['dft']['n_atoms_supercell']} / {c['label']['n_atoms_supercell']}",
+                    _fmt(p_["wasserstein_cm1_vs_dft"], 1), f"{p_['max_freq_ratio_vs_dft']:.3f}",
+                    f"{p_['mean_freq_ratio_vs_dft']:.3f}", _fmt(p_["wasserstein_cm1_vs_label"], 1),
+                    _fmt(ne.get("wasserstein_cm1_nac_vs_no_nac"), 1) if "error" not in ne else "–",
+                    f"{ne['max_freq_cm1_with_nac'] / c['dft']['max_freq_cm1']:.3f}"
+                    if ne.get("max_freq_cm1_with_nac") else "–"])
+            add(_md_table(["crystal", "supercell atoms DFT / label", "W₁ potential vs DFT (cm⁻¹)",
+                           "ω_max ratio potential / DFT", "mean-ω ratio potential / DFT",
+                           "W₁ potential vs label (cm⁻¹)", "W₁ with vs without LO–TO (DFT, cm⁻¹)",
+                           "ω_max ratio with / without LO–TO (DFT)"], drows) + "\n")
+            wp = np.array([c["potential_on_dft_setup"]["wasserstein_cm1_vs_dft"] for c in dec])
+            wl = np.array([c["metrics"]["wasserstein_cm1"] for c in dec])
+            wpl = np.array([c["potential_on_dft_setup"]["wasserstein_cm1_vs_label"] for c in dec])
+            add(f"On the DFT setup the potential alone gives W₁ {wp.min():.1f}–{wp.max():.1f} cm⁻¹ (median "
+                f"{np.median(wp):.1f}) against {wl.min():.1f}–{wl.max():.1f} (median {np.median(wl):.1f}) for the "
+                f"full labelling path; the protocol differences (volume, supercell) amount to W₁ "
+                f"{wpl.min():.1f}–{wpl.max():.1f} cm⁻¹ (median {np.median(wpl):.1f}). "
+                + ("Most of the label-vs-DFT distance is therefore the potential's own."
+                   if np.median(wp) >= np.median(wpl)
+                   else "The protocol (volume, supercell) contributes as much as the potential itself.")
+                + "".join(f" For {c['formula']} the protocol moves ω_max from ×"
+                          f"{c['potential_on_dft_setup']['max_freq_ratio_vs_dft']:.2f} (potential on the DFT setup) "
+                          f"to ×{c['metrics']['max_freq_ratio']:.2f} (label): "
+                          f"{'the supercell differs' if c['dft']['n_atoms_supercell'] != c['label']['n_atoms_supercell'] else 'same supercell size'}"
+                          f", volume ratio {c['metrics']['volume_ratio']:.3f}."
+                          for c in dec if abs(c["metrics"]["max_freq_ratio"]
+                                              - c["potential_on_dft_setup"]["max_freq_ratio_vs_dft"]) > 0.03)
+                + "\n")
+        add("The references are few and simple crystals, and the DFT side has its own choices (functional as "
+            "listed — the potential was trained on PBE(+U) data —, cutoffs, the supercell of each example): treat "
+            "these numbers as a sanity check of the labelling path, not as an accuracy estimate for the whole "
+            "set.\n")
+    else:
+        add("No reference file (`data/reference/dft_comparison.json`) yet: run `python scripts/datasheet.py "
+            "reference --phonopy-repo <clone of github.com/phonopy/phonopy>`.\n")
+
+    # ---- original data
+    add("## 7. The original tutorial's DFPT data\n")
+    add("The MRS 2021 tutorial (Andrejevic & Chen, github.com/ninarina12/phononDoS_tutorial) trains on 1,521 "
+        "DFPT phonon DoS from Petretto et al., *High-throughput density-functional perturbation theory phonons "
+        "for inorganic materials*, Sci. Data 5, 180065 (2018) (ABINIT, PBEsol, with LO–TO splitting, Materials "
+        "Project structures). It is not redistributed here. `utils.data.load_dataset(source='original')` "
+        "(= `load_original()`) downloads the tutorial's `data/data.csv` once into `data/cache/` (resumable, "
+        "sha256-checked), parses it *without* `eval` (`parse_literal`), resamples each DoS to the same 51-point "
+        "0–1000 cm⁻¹ grid, max-normalizes it and makes an element-balanced split with the same rule as here. It "
+        "has no fine DoS and no per-element DoS (`fine_dos`/`pdos` are `None`), so notebooks 02–04 can switch to "
+        "it and notebooks 05–06 cannot. The two sets differ in method (DFPT vs a universal potential), "
+        "functional, structures (experimental vs generated) and LO–TO treatment: models trained on one should "
+        "not be scored on the other without saying so.\n")
+
+    # ---- files
+    add("## 8. Files and formats\n")
+    frows = []
+    for vname in sorted(versions_json, key=D._version_key):
+        entry = versions_json[vname]
+        for k, sha in entry.items():
+            if k.endswith(".npz"):
+                p = data_dir / k
+                size = f"{p.stat().st_size / 1024:,.0f} KiB" if p.exists() else "missing"
+                frows.append([f"`data/{k}`", vname, size, f"`{sha[:16]}…`"])
+    add(_md_table(["file", "version", "size", "sha256 (versions.json)"], frows, "llrl") + "\n")
+    add("`data/versions.json` records, per version, the sha256 of each file, the counts and the packing time; "
+        "`load_dataset()` refuses a file whose sha256 differs. The npz files are `np.savez_compressed` archives "
+        "without pickles (`np.load(..., allow_pickle=False)`); the arrays of "
+        f"`{fname}` (n = {n} materials, A = {int(n_atoms.sum())} atoms, "
+        f"m = {len(a['pdos_Z']) if 'pdos_Z' in a else 0} per-element rows):\n")
+    add(_md_table(["array", "dtype", "shape"], _npz_listing(ds.path), "lll") + "\n")
+    add("Structures are stored as `cell` (Å, rows are lattice vectors) + `numbers`/`frac_coords` sliced by "
+        "`atom_offsets`; `meta_json` holds the provenance (labeller, package versions, settings), counts, "
+        "exclusions, imaginary-weight quantiles, failure reasons, structure types and split. Labelling records "
+        "(one JSON object per material, successes and failures) are in `data/labels/shards/*.jsonl.gz`; "
+        "`python -m utils.data pack --version vN` rebuilds a version from them. In Python:\n")
+    add("```python\nfrom utils.data import load_dataset, load_alloys\nds = load_dataset()          # latest version; "
+        "load_dataset('v0') for a fixed one\nm = ds[0]                     # Material: formula, structure, dos, "
+        "fine_dos, pdos, split, ...\ndf = ds.to_dataframe()        # one row per material\nds.meta                       "
+        "# provenance and the numbers of this datasheet\n```\n")
+
+    # ---- uses
+    add("## 9. Uses\n")
+    add("Intended: teaching and small experiments on structure → phonon-DoS models (notebooks 01–06), "
+        "partial-DoS and alloy (N-hot) exercises, derived thermal properties. Not intended: benchmarking "
+        "against DFT or experiment, claims about specific real compounds (some are hypothetical, all are "
+        "softened), properties that need LO–TO splitting, anharmonicity or temperature dependence.\n")
+
+    # ---- licence
+    add("## 10. Licence and citation\n")
+    add("Data (`data/*.npz`, `data/labels/`, `data/reference/`): **CC BY 4.0** (see `LICENSE`); attribute "
+        "\"phonon-dos-e3nn dataset, labelled with SevenNet-l3i5 and phonopy\". Tools: SevenNet (GPL-3.0) and "
+        "phonopy (BSD-3-Clause) computed the labels; their outputs are not covered by those licences. "
+        "`data/reference/dft_comparison.json` contains DoS computed from phonopy's example force sets "
+        "(Copyright (c) 2014-2024, Phonopy, BSD-3-Clause; the licence text is included in the file). "
+        "Cite the works in `CITATION.cff`: Chen et al. 2021 (the method), Andrejevic & Chen 2021 (the tutorial), "
+        "Park et al. 2024 (SevenNet), Togo et al. 2023 (phonopy), Petretto et al. 2018 (the original data), and "
+        "this repository with the dataset version and its sha256.\n")
+
+    # ---- maintenance
+    add("## 11. Maintenance\n")
+    add("Versions are never overwritten silently: a new packing gets a new version in `data/versions.json` "
+        "(v0 is the first snapshot; later versions add materials labelled with the same settings). After packing, "
+        "run `python scripts/datasheet.py`; `tests/test_datasheet.py` fails while this datasheet describes "
+        "another file than the latest packed one. Versions on record: "
+        + ", ".join(f"{k} ({versions_json[k].get('n_materials', '?')} materials)"
+                    for k in sorted(versions_json, key=D._version_key)) + ".\n")
+    text = "\n".join(L).rstrip() + "\n"
+    readme.write_text(text)
+    dt = time.perf_counter() - t0
+    print(f"wrote {readme.relative_to(ROOT) if readme.is_relative_to(ROOT) else readme} for {ds.version} "
+          f"({n} materials, sha256 {ds.sha256[:12]}) and figures/data_*.png in {dt:.1f} s")
+    return dict(version=ds.version, sha256=ds.sha256, seconds=dt)
+
+
+def read_datasheet_tag(readme: Path = DATA_README) -> dict | None:
+    """The {version, sha256, ...} a datasheet was generated from, or None if absent."""
+    import re
+    if not readme.exists():
+        return None
+    m = re.search(rf"<!-- {MARKER}: (\{{.*?\}}) -->", readme.read_text())
+    return json.loads(m.group(1)) if m else None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--no-candidates", action="store_true", help="do not count the candidate pool")
+    parser.add_argument("--data-dir", type=Path, default=None, help="packed data (default: data/)")
+    parser.add_argument("--out", type=Path, default=DATA_README, help="datasheet path (default: data/README.md)")
+    parser.add_argument("--figures", type=Path, default=FIGURES, help="figure folder (default: figures/)")
+    sub = parser.add_subparsers(dest="cmd")
+    r = sub.add_parser("reference", help="recompute data/reference/dft_comparison.json")
+    r.add_argument("--phonopy-repo", type=Path, required=True, help="a clone (or bare git dir) of phonopy")
+    r.add_argument("--only", nargs="*", help="crystal names (default: all)")
+    r.add_argument("--out", type=Path, default=REFERENCE_JSON, help="default: data/reference/dft_comparison.json")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    if args.cmd == "reference":
+        compute_reference(args.phonopy_repo, out=args.out, names=args.only)
+        return 0
+    build_datasheet(readme=args.out, figures=args.figures, candidates=not args.no_candidates, data_dir=args.data_dir)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
