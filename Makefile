@@ -22,7 +22,7 @@ $(STAMP): constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_ARGS) -c constraints.txt torch
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[notebooks,test]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[notebooks,test,book]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
@@ -50,8 +50,20 @@ labels: ## (optional, hours) label more materials with SevenNet + phonopy: needs
 data-summary: $(STAMP) ## one JSON line describing the embedded dataset
 	$(BIN)/python -m utils.data --summary
 
+experiments: $(STAMP) ## test the slides' claims (notebook 07) → data/experiments/claims_full.json (≤ 2 h; BUDGET=tiny: minutes)
+	$(BIN)/python scripts/experiments.py --budget $(or $(BUDGET),full)
+
 bench: $(STAMP) ## benchmarks/ → benchmarks/results.md and results.json
 	$(BIN)/python benchmarks/run.py
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+
+book: $(STAMP) node_modules/.package-lock.json ## static site from the stored outputs (nothing executed) → _build/book/index.html
+	$(BIN)/python scripts/build_book.py
+
+slides: $(STAMP) node_modules/.package-lock.json ## reveal.js slides of every notebook → _build/slides/index.html
+	$(BIN)/python scripts/build_slides.py
 
 clean: ## remove caches (keeps .venv)
 	rm -rf data/cache .pytest_cache _build

@@ -345,8 +345,8 @@ def candidate_list(limit: int | None = None, threshold: float = 2e-3) -> list[di
 
     Structures are built lazily (by the labelling workers), since the volume prediction costs ~0.5 s each.
     """
-    out = [dict(id=candidate_id(c["prototype"], c["mapping"]), prototype=c["prototype"], mapping=c["mapping"])
-           for c in order_for_coverage(raw_candidates(threshold))]
+    out = [dict(id=candidate_id(c["prototype"], c["mapping"]), prototype=c["prototype"], mapping=c["mapping"],
+                score=c["score"]) for c in order_for_coverage(raw_candidates(threshold))]
     return out[:limit] if limit else out
 
 

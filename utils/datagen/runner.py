@@ -144,24 +144,31 @@ def _tasks(args, settings: dict) -> list[dict]:
             t["structure"] = t["structure"].as_dict()
         t.update(settings=settings, timeout_s=args.timeout, set=args.set, max_atoms=args.max_atoms)
         tasks.append(t)
-    if args.order == "cost":
-        tasks = _cheapest_first(tasks, args.out)
+    if args.order == "yield":
+        tasks = _best_yield_first(tasks, args.out)
     return tasks[: args.limit] if args.limit else tasks
 
 
-def _cheapest_first(tasks: list[dict], out: Path) -> list[dict]:
-    """Reorder by the median labelling wall time of each prototype so far (measured, not guessed).
+def _best_yield_first(tasks: list[dict], out: Path) -> list[dict]:
+    """Reorder by expected stable materials per CPU-second, measured per prototype so far.
 
-    Once the coverage-ordered head of the list has spread over the elements, this labels the most materials
-    per CPU-hour; the coverage order is kept within a prototype, unknown prototypes go by the overall median.
+    yield = (fraction of a prototype's finished candidates that came out stable) / (median wall time); within a
+    prototype the likeliest compositions (highest ion-substitution probability) go first. Used once the
+    coverage-ordered head of the list has spread over the elements; unknown prototypes get the overall values.
     """
     import statistics
     walls: dict[str, list[float]] = {}
+    stable: dict[str, list[bool]] = {}
     for rec in iter_records(out):
-        walls.setdefault(rec.get("prototype", ""), []).append(float(rec.get("wall_s", 0.0)))
-    overall = statistics.median([w for ws in walls.values() for w in ws]) if walls else 0.0
-    cost = {p: statistics.median(ws) for p, ws in walls.items()}
-    return sorted(tasks, key=lambda t: cost.get(t.get("prototype", ""), overall))   # stable sort
+        proto = rec.get("prototype", "")
+        walls.setdefault(proto, []).append(float(rec.get("wall_s", 0.0)))
+        stable.setdefault(proto, []).append(bool(rec.get("stable")))
+    all_w = [w for ws in walls.values() for w in ws] or [1.0]
+    all_s = [x for xs in stable.values() for x in xs] or [True]
+    def expected_yield(proto: str) -> float:
+        rate = sum(stable.get(proto, all_s)) / len(stable.get(proto, all_s))
+        return max(rate, 0.02) / max(statistics.median(walls.get(proto, all_w)), 0.1)
+    return sorted(tasks, key=lambda t: (-expected_yield(t.get("prototype", "")), -float(t.get("score", 0.0))))
 
 
 def cmd_label(args) -> int:
@@ -242,8 +249,9 @@ def main(parser) -> int:
     p.add_argument("--max-atoms", type=int, default=24)
     p.add_argument("--timeout", type=int, default=900, help="seconds per material")
     p.add_argument("--fast", action="store_true", help="cheap settings (tests)")
-    p.add_argument("--order", choices=["coverage", "cost"], default="coverage",
-                   help="coverage: spread over elements and prototypes first; cost: cheapest prototypes first")
+    p.add_argument("--order", choices=["coverage", "yield"], default="coverage",
+                   help="coverage: spread over elements and prototypes first; yield: most stable materials per "
+                        "CPU-second first (measured per prototype)")
     for name in ("pack-shard", "status"):
         sub.add_parser(name)
     for sp in sub.choices.values():
