@@ -120,7 +120,7 @@ def test_colab_cell_is_a_noop_elsewhere_and_installs_only_what_colab_lacks(path,
     monkeypatch.setattr("builtins.open", lambda *a, **k: open_sink())
     exec(compile(cell.source, "colab-cell", "exec"), {})
     pip = [c for c in calls if "pip" in c and "install" in c]
-    installed = {Requirement(a).name for c in pip for a in c if re.match(r"^[A-Za-z_]+==", a)}
+    installed = {Requirement(a).name for c in pip for a in c if re.match(r"^[A-Za-z0-9_]+==", a)}
     assert installed == set(build_notebooks.COLAB_MISSING)
     assert not installed & {"torch", "numpy"}, "never reinstall Colab's torch or numpy"
     assert any("-c" in c for c in pip), "torch/numpy must be held at Colab's versions"
