@@ -360,10 +360,11 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=TrainConfig.lr)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-minutes", type=float, default=None)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     args = p.parse_args(argv)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                      max_minutes=args.max_minutes)
+                      max_minutes=args.max_minutes, threads=args.threads)
     try:
         metrics = fit_default(args.out, args.version, train_config=cfg, resume=args.resume, data_json=args.data)
     except (ValueError, FileNotFoundError) as exc:
