@@ -39,13 +39,15 @@ def _inline_figures() -> None:
         shell.run_line_magic("matplotlib", "inline")
 
 
-def setup(seed: int = 0, style: bool = True, threads: int | None = None, verbose: bool = True) -> dict:
+def setup(seed: int = 0, style: bool = True, threads: int | None = 1, verbose: bool = True) -> dict:
     """Seed python/numpy/torch, pick the device, apply the plot style; return what was set.
 
     Args:
         seed: seed for ``random``, ``numpy`` and ``torch``.
         style: apply ``utils.plot.set_style()`` (matplotlib rcParams) — only here, never on import.
-        threads: torch intra-op threads (default: leave torch's choice).
+        threads: torch intra-op threads; 1 by default, robust on shared CPUs (Binder, Colab): with 2, OpenMP
+            waits on a descheduled partner and ran up to 68× slower under load (benchmarks/results.md).
+            None leaves torch's choice.
         verbose: print one line with the mode and library versions (handy when asking for help).
     Returns:
         dict with keys ``device``, ``fast``, ``train``, ``seed``, ``versions``.

@@ -86,6 +86,8 @@ FREQ_CM1.flags.writeable = FINE_FREQ_CM1.flags.writeable = False
 SPLIT_NAMES = ("train", "valid", "test")
 SPLIT_FRACTIONS = (0.78, 0.09, 0.13)              # the original tutorial's 1192/137/192 of 1521
 LIGHT_MODE_LIMIT = 0.05      # exclude materials with > 5 % of their modes above 1000 cm⁻¹ (outside the target)
+GRAPH_R_MAX = 4.0            # Å: the series' graph cutoff; a material with an atom that has no neighbour within it
+                             # (e.g. bcc Cs, nearest neighbour 5.0 Å) cannot be a graph at r_max = 4 Å: excluded
 FINE_INTEGRAL_RTOL = 0.02    # the fine DoS must integrate to 3N within 2 %
 BALANCE_MIN_COUNT, BALANCE_TOL = 10, 0.10
 FORMAT_VERSION = 1
@@ -809,6 +811,15 @@ def validate_record(rec: dict) -> str | None:
     return None
 
 
+def _has_isolated_atom(structure: dict, r_max: float) -> bool:
+    """True if some atom of a record's structure has no neighbour (periodic images included) within r_max (Å)."""
+    from ase import Atoms
+    from ase.neighborlist import neighbor_list
+    atoms = Atoms(numbers=structure["numbers"], cell=structure["cell"], scaled_positions=structure["frac_coords"],
+                  pbc=True)
+    return len(set(neighbor_list("i", atoms, r_max).tolist())) < len(atoms)
+
+
 def _reason_key(reason: str) -> str:
     """Failure reason with the numbers blanked, so that reasons of one kind tally together."""
     return re.sub(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?", "#", str(reason))[:200]
@@ -983,7 +994,7 @@ def pack(version: str, labels_dir: Path | str = LABELS_DIR, out_dir: Path | str 
     for set_name, prefix in (("main", MAIN_PREFIX), ("alloys", ALLOYS_PREFIX)):
         recs = [r for r in unique.values() if r.get("set", "main") == set_name]
         stable = [r for r in recs if r.get("ok") and r.get("stable")]
-        invalid, invalid_ids, light_ids, keep = Counter(), [], [], []
+        invalid, invalid_ids, light_ids, isolated_ids, keep = Counter(), [], [], [], []
         for r in stable:
             why = validate_record(r)
             if why is not None:
@@ -991,6 +1002,8 @@ def pack(version: str, labels_dir: Path | str = LABELS_DIR, out_dir: Path | str 
                 invalid_ids.append(r["id"])
             elif r["weight_above_1000_cm1"] > LIGHT_MODE_LIMIT:
                 light_ids.append(r["id"])
+            elif _has_isolated_atom(r["structure"], GRAPH_R_MAX):
+                isolated_ids.append(r["id"])
             else:
                 keep.append(r)
         if not keep:
@@ -1009,6 +1022,10 @@ def pack(version: str, labels_dir: Path | str = LABELS_DIR, out_dir: Path | str 
         arrays = _build_arrays(keep, split, alloys=set_name == "alloys")
         meta = _set_meta(version, set_name, recs, keep, arrays, invalid, invalid_ids, light_ids,
                          n_dup[set_name], split_seed)
+        meta["counts"]["excluded_isolated"] = len(isolated_ids)
+        meta["excluded"]["isolated_at_r_max"] = dict(
+            rule=f"an atom without any neighbour within r_max = {GRAPH_R_MAX} Å (the series' graph cutoff)",
+            count=len(isolated_ids), ids=sorted(isolated_ids))
         arrays["meta_json"] = np.array(json.dumps(meta))
         data = _npz_bytes(arrays)
         fname = f"{prefix}_{version}.npz"

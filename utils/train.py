@@ -48,16 +48,19 @@ class CheckpointError(ValueError):
 class TrainConfig:
     """Optimisation settings (one object, stored in the checkpoint).
 
-    lr: AdamW learning rate; gamma: per-epoch exponential decay; max_minutes: wall-time budget (None = none).
+    lr: AdamW learning rate; gamma: per-epoch exponential decay; max_minutes: wall-time budget (None = none);
+    threads: torch intra-op threads during training (None = torch's default).
     """
-    epochs: int = 60
+    epochs: int = 100
     batch_size: int = 16
     lr: float = 5e-3
     weight_decay: float = 0.05
     gamma: float = 0.97
     seed: int = 0
     max_minutes: float | None = None
-    threads: int | None = None
+    # 1 thread: with a second thread, OpenMP spins waiting for a descheduled partner on a shared 2-core
+    # machine (Binder, Colab, a laptop doing other work) — measured 68× slower under load (benchmarks/).
+    threads: int | None = 1
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -360,7 +363,8 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float, default=TrainConfig.lr)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-minutes", type=float, default=None)
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=TrainConfig.threads,
+                   help="torch threads (default 1: robust on shared machines, see benchmarks/results.md)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     args = p.parse_args(argv)
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
