@@ -41,3 +41,10 @@ def zno() -> Atoms:
 def triclinic() -> Atoms:
     """A low-symmetry (P1) triclinic 3-atom cell (Mg, Si, O)."""
     return CRYSTAL_BUILDERS["triclinic"]()
+
+
+def pytest_configure(config):
+    """One torch thread: on a shared 2-core machine a second OpenMP thread can run 10–70× slower
+    (benchmarks/results.md), and the tests' models are far too small to gain from two."""
+    import torch
+    torch.set_num_threads(1)
