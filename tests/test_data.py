@@ -54,7 +54,7 @@ def fake_record(rid, numbers, centers=None, set_name="main", stable=True, ok=Tru
         rec["reason"] = extra.pop("reason", "volume changed by -30% on relaxation (limit ±25%)")
         rec.update(extra)
         return rec
-    rec.update(structure=dict(cell=(np.eye(3) * 4.0).tolist(), numbers=numbers,
+    rec.update(structure=dict(cell=(np.eye(3) * extra.pop("a", 3.9)).tolist(), numbers=numbers,
                               frac_coords=[list(SITES[i]) for i in range(len(numbers))]),
                relax=dict(converged=True), phonons=dict(supercell=[2, 2, 2]), mesh=[8, 8, 8],
                imaginary_weight=0.0 if stable else 0.05, min_freq_cm1=-1.0, stable=stable,
@@ -214,7 +214,7 @@ def test_pack_load_round_trip(packed):
         assert m.max_freq_cm1 == pytest.approx(r["max_freq_cm1"]) and m.imaginary_weight == 0.0
         np.testing.assert_allclose(m.cell, r["structure"]["cell"])
     s = ds[0].structure
-    assert len(s) == ds[0].n_atoms and s.lattice.a == pytest.approx(4.0)
+    assert len(s) == ds[0].n_atoms and s.lattice.a == pytest.approx(3.9)
     assert ds["m03"].id == "m03" and ds[-1].id == ds.ids[-1]
 
     meta = ds.meta
@@ -578,3 +578,17 @@ def test_real_alloys_and_meta(real_ds):
     if f"alloys_{ds.version}.npz" in json.loads((REAL_DIR / "versions.json").read_text())[ds.version]:
         al = D.load_alloys(ds.version, data_dir=REAL_DIR)
         assert all(0.0 <= m.x <= 1.0 and m.split == "test" for m in al)
+
+
+def test_pack_excludes_atoms_isolated_at_the_graph_cutoff(tmp_path):
+    """bcc Cs-like: the nearest neighbour (here 6 Å) lies beyond r_max = 4 Å, so no graph can be built."""
+    labels, out = tmp_path / "labels", tmp_path / "data"
+    recs = [fake_record(f"m{i}", [11 + i % 3, 17]) for i in range(12)] + [fake_record("lonely", [55], a=6.0)]
+    (labels / "pending").mkdir(parents=True)
+    for r in recs:
+        (labels / "pending" / f"{r['id']}.json").write_text(json.dumps(r))
+    D.pack("v0", labels_dir=labels, out_dir=out, seed=0)
+    ds = D.load_dataset("v0", data_dir=out)
+    assert "lonely" not in ds.ids.tolist() and len(ds) == 12
+    assert ds.meta["excluded"]["isolated_at_r_max"]["ids"] == ["lonely"]
+    assert ds.meta["counts"]["excluded_isolated"] == 1

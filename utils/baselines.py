@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -40,6 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._io import atomic_write_json
 from .model import NORMALIZATION_EPS, ModelConfig, PeriodicNetwork, count_parameters
 from .train import (TrainConfig, average_num_neighbors, dos_metrics, graphs_from_dataset, predict,
                     train)
@@ -167,21 +166,6 @@ class CompositionMLP(nn.Module):
 
 
 # ------------------------------------------------------------------------------------------ results
-def _atomic_write_json(obj: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=1)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def load_baselines(path: str | Path = DEFAULT_OUT) -> dict:
     """Read a results file of :func:`run_baselines` (a dict; see there for the keys)."""
     path = Path(path)
@@ -317,7 +301,7 @@ def run_baselines(dataset=None, seeds: Sequence[int] = (0, 1, 2), train_config: 
         results["runs"][key] = run
         results["summary"] = summarize(results["runs"])
         if out is not None:
-            _atomic_write_json(results, out)
+            atomic_write_json(results, out)
         if log:
             m = run["test"]
             log(f"{key:<22} test MSE {m['mse']:.4f}  MAE {m['mae']:.4f}  R² {m['r2']:.3f}  "

@@ -56,13 +56,14 @@ import io
 import json
 import os
 import re
-import tempfile
 from collections import Counter
 from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
+
+from ._io import atomic_write_bytes, atomic_write_json
 
 __all__ = [
     "load_dataset", "load_alloys", "load_original", "download_original", "parse_original_csv", "pack",
@@ -140,28 +141,6 @@ def _sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, ``os.replace``: readers see the old or the new file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)          # mkstemp makes 0600; these are repository/cache files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _atomic_write_json(path: Path, obj) -> None:
-    _atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=False) + "\n").encode())
 
 
 def _now_iso() -> str:
@@ -1029,7 +1008,7 @@ def pack(version: str, labels_dir: Path | str = LABELS_DIR, out_dir: Path | str 
         arrays["meta_json"] = np.array(json.dumps(meta))
         data = _npz_bytes(arrays)
         fname = f"{prefix}_{version}.npz"
-        _atomic_write_bytes(out_dir / fname, data)
+        atomic_write_bytes(out_dir / fname, data)
         sha = _sha256_bytes(data)
         entry[fname] = sha
         out["files"][fname] = dict(sha256=sha, bytes=len(data), n_materials=len(keep))
@@ -1039,7 +1018,7 @@ def pack(version: str, labels_dir: Path | str = LABELS_DIR, out_dir: Path | str 
     entry["created"] = _now_iso()
     versions = _read_versions(out_dir)
     versions[version] = entry
-    _atomic_write_json(out_dir / VERSIONS_FILE, {v: versions[v] for v in sorted(versions, key=_version_key)})
+    atomic_write_json(path=out_dir / VERSIONS_FILE, obj={v: versions[v] for v in sorted(versions, key=_version_key)})
     out["seconds"] = round(time.perf_counter() - t0, 2)
     return out
 
@@ -1064,7 +1043,7 @@ def _check_cached(path: Path, sidecar: Path, url: str, expected: str | None) -> 
     if expected and expected != sha:
         raise ChecksumError(f"{path}: sha256 {sha} differs from the expected {expected}: delete it to download again")
     if not sidecar.exists():
-        _atomic_write_json(sidecar, dict(file=path.name, url=url, sha256=sha, bytes=path.stat().st_size,
+        atomic_write_json(path=sidecar, obj=dict(file=path.name, url=url, sha256=sha, bytes=path.stat().st_size,
                                          recorded=_now_iso()))
     return sha
 
@@ -1181,7 +1160,7 @@ def _download_original(url, cache_dir, expected_sha256, timeout) -> tuple[Path, 
                             f"{sidecar.name} if the upstream file really changed)")
     os.replace(part, path)
     if not recorded:
-        _atomic_write_json(sidecar, dict(file=name, url=url, sha256=sha, bytes=path.stat().st_size,
+        atomic_write_json(path=sidecar, obj=dict(file=name, url=url, sha256=sha, bytes=path.stat().st_size,
                                          recorded=_now_iso()))
     return path, sha
 
@@ -1336,7 +1315,7 @@ def load_original(url: str = ORIGINAL_URL, cache_dir: Path | str = CACHE_DIR, ex
             arrays = None
     if arrays is None:
         arrays = _parse_original_arrays(path)
-        _atomic_write_bytes(parsed, _npz_bytes(dict(arrays, cache_key=np.array(key))))
+        atomic_write_bytes(parsed, _npz_bytes(dict(arrays, cache_key=np.array(key))))
     return _original_dataset(arrays, path, sha, url, seed)
 
 

@@ -46,7 +46,6 @@ import json
 import math
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -57,6 +56,7 @@ from torch import nn
 from torch_geometric.utils import scatter
 
 from .baselines import CompositionConfig, CompositionMLP
+from ._io import atomic_write_json
 from .model import NORMALIZATION_EPS, ModelConfig, PeriodicNetwork, count_parameters, smooth_cutoff
 from .train import TrainConfig, average_num_neighbors, dos_metrics, predict, train, wasserstein_cm1
 
@@ -589,21 +589,6 @@ def plan_runs(budget: Budget, groups: Sequence[dict], experiments: Iterable[int]
 
 
 # ======================================================================================= running
-def _atomic_write_json(obj: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=1)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _round(a, digits: int = 6):
     return np.round(np.asarray(a, dtype=float), digits).tolist()
 
@@ -895,7 +880,7 @@ def run_claims(dataset=None, budget: str | Budget = "tiny", out: str | Path | No
     def write() -> None:
         results["summaries"] = summarize(results)
         if out is not None:
-            _atomic_write_json(results, out)
+            atomic_write_json(results, out)
 
     plan = plan_runs(budget, ctx.groups, experiments)
     todo = list(dict.fromkeys(spec for specs in plan.values() for spec in specs if spec.key not in results["runs"]))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import math
 import os
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._io import atomic_write_bytes, atomic_write_json
 from .graphs import structure_to_graph
 from .model import ModelConfig, PeriodicNetwork
 
@@ -233,15 +235,9 @@ def _sha256(path: Path) -> str:
 
 
 def _atomic_torch_save(obj, path: Path) -> None:
-    tmp = Path(str(path) + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def _atomic_write_json(obj, path: Path) -> None:
-    tmp = Path(str(path) + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def save_checkpoint(directory, model, history: dict | None = None, train_config: TrainConfig | None = None,
@@ -264,7 +260,7 @@ def save_checkpoint(directory, model, history: dict | None = None, train_config:
         meta.update(extra)
     if metrics is not None:
         meta["metrics"] = metrics
-    _atomic_write_json(meta, meta_path)
+    atomic_write_json(meta, meta_path, sort_keys=True)
     return directory
 
 

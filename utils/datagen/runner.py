@@ -4,32 +4,16 @@ from __future__ import annotations
 import gzip
 import json
 import multiprocessing as mp
-import os
 import signal
 import sys
-import tempfile
 import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from .._io import atomic_write_bytes, atomic_write_text
+
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "data" / "labels"
 _CALC = None
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` so that a crash leaves either the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def make_calculator(name: str):
@@ -214,11 +198,7 @@ def cmd_pack_shard(args) -> int:
     n = len(list(shards.glob("shard-*.jsonl.gz")))
     path = shards / f"shard-{n:04d}.jsonl.gz"
     lines = [p.read_text().strip() for p in pending + failed]
-    fd, tmp = tempfile.mkstemp(dir=shards, suffix=".tmp")
-    os.close(fd)
-    with gzip.open(tmp, "wt") as fh:
-        fh.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    atomic_write_bytes(path, gzip.compress(("\n".join(lines) + "\n").encode("utf-8")))
     for p in pending + failed:
         p.unlink()
     print(f"packed {len(pending)} labelled + {len(failed)} failed into {path.name}")
