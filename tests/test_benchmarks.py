@@ -1,0 +1,190 @@
+"""Smoke tests of benchmarks/run.py: every code path with tiny sizes (no timing assertions)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny_inputs(bench):
+    return bench.load_inputs(tiny=True)
+
+
+def test_ase_edges_match_vesin(bench, build_crystal):
+    from utils.graphs import periodic_edges
+
+    crystals = [build_crystal(name) for name in ("NaCl", "ZnO", "triclinic")]
+    for atoms in crystals:
+        for r_max in (3.0, 4.0, 6.5):  # 6.5 Å exceeds the small cells: several images of every atom
+            a = periodic_edges(atoms.positions, atoms.cell.array, r_max)
+            b = bench.ase_periodic_edges(atoms.positions, atoms.cell.array, r_max)
+            for x, y in zip(a[:3], b[:3]):
+                np.testing.assert_array_equal(x, y)
+            np.testing.assert_allclose(a[3], b[3], atol=1e-12)
+    assert bench.same_edges(crystals)
+
+
+def test_interleave_rotates_and_drops_failures(bench):
+    calls = []
+
+    def ok(name):
+        def run(seconds):
+            calls.append(name)
+            return dict(structures=2, seconds=0.5)
+        return run
+
+    def broken(seconds):
+        raise RuntimeError("no kernel")
+
+    out = bench.interleave({"a": ok("a"), "b": ok("b"), "bad": broken}, rounds=3, slice_s=0.0, warmup_s=0.0)
+    assert out["bad"] == {"error": "RuntimeError: no kernel"}
+    assert len(out["a"]) == len(out["b"]) == 3
+    assert calls[2:] == ["a", "b", "b", "a", "a", "b"]  # after the warm-up, rotating start
+    assert bench._rate(out["a"], "structures")["median"] == 4.0
+
+
+def test_paired_interleave_pairs_every_variant_with_the_base(bench):
+    order = []
+
+    def run(name, rate):
+        def f(seconds):
+            order.append(name)
+            return dict(structures=rate, seconds=1.0)
+        return f
+
+    out = bench.paired_interleave("base", {"base": run("base", 10), "x": run("x", 20), "y": run("y", 5)},
+                                  rounds=2, slice_s=0.0, warmup_s=0.0)
+    assert out["ratios"] == {"x": [2.0, 2.0], "y": [0.5, 0.5]} and not out["errors"]
+    assert order[3:] == ["base", "x", "y", "base", "y", "base", "base", "x"]  # pairs, alternating order
+
+
+def test_graph_and_training_benchmarks_run(bench, tiny_inputs):
+    graphs = bench.bench_graphs(tiny_inputs, rounds=1, slice_s=0.01)
+    assert graphs["edges_identical_vesin_vs_ase"] is True
+    assert graphs["structure_to_graph_vesin"]["median"] > 0 and graphs["neighbour_list_ase"]["median"] > 0
+
+    variants = [bench.Variant("original", "o", dtype="float64", batch_size=1),
+                bench.Variant("default", "d"),
+                bench.Variant("em32", "lean", model=dict(em_dim=16)),
+                bench.Variant("broken", "bad", model=dict(node_input="nonsense"))]
+    train = bench.bench_training(tiny_inputs, variants, threads=1, rounds=2, slice_s=0.01)
+    assert "error" in train["broken"]
+    assert train["default"]["speedup_vs_original"] > 0 and train["default"]["batch_size"] == 16
+    assert train["original"]["dtype"] == "float64"
+    assert len(train["em32"]["paired_ratios"]) == 2 and train["default"]["speedup_vs_default"] == 1.0
+    assert train["em32"]["speedup_vs_original"] == pytest.approx(
+        train["em32"]["speedup_vs_default"] / train["original"]["speedup_vs_default"])
+
+    headline = bench.bench_headline(tiny_inputs, threads=1, rounds=2, slice_s=0.01)
+    assert len(headline["per_round_ratio"]) == 2 and headline["train_speedup_vs_original"] > 0
+    assert headline["variants"]["original"]["dtype"] == "float64"
+
+    race = bench.race(tiny_inputs, variants[:3], threads=1, seconds=0.2)
+    for v in race["variants"].values():
+        assert v["seconds"] >= 0.2 and v["epochs"] >= 1 and np.isfinite(v["best_valid_mse"])
+    assert race["variants"]["original"]["time_to_equal_error_speedup"] == pytest.approx(1.0)
+
+    assert bench.edge_feature_share(tiny_inputs, threads=1, reps=2)["edge_share_pct"] > 0
+    assert sum(bench.module_breakdown(tiny_inputs, threads=1, reps=1)["share_pct"].values()) == pytest.approx(100, abs=0.5)
+    inference = bench.bench_inference(tiny_inputs, threads=1, rounds=1, slice_s=0.01, min_structures=8)
+    assert inference[inference["headline"]]["structures_per_s"]["median"] > 0
+
+
+def test_original_variant_really_runs_in_float64(bench, tiny_inputs):
+    trainer = bench.Trainer(bench.Variant("original", "o", dtype="float64", batch_size=1), tiny_inputs, threads=1)
+    assert all(p.dtype == torch.float64 for p in trainer.model.parameters())
+    assert trainer.train_graphs[0].edge_vec.dtype == torch.float64
+    row = trainer.epoch()
+    assert row["epoch"] == 0 and np.isfinite(row["valid_mse"])
+    assert torch.get_default_dtype() == torch.float32  # restored
+
+
+def test_distinct_attribute_fctp_prototype_matches_e3nn(bench, tiny_inputs):
+    check = bench.distinct_attr_check(tiny_inputs)
+    assert check["max_abs_output_diff"] < 1e-5 and check["max_rel_grad_diff"] < 1e-4
+    assert check["distinct_attr_rows"] <= check["atoms_in_batch"]
+    trainer = bench.Trainer(bench.Variant("p", "p", distinct_fctp=True), tiny_inputs, threads=1)
+    assert trainer.run_for(0.0)["steps"] == 1
+    import utils.model
+    assert utils.model.Convolution.forward is not bench._conv_forward_distinct  # patch undone
+
+
+def test_checkpoint_overhead(bench, tiny_inputs, tmp_path):
+    io = bench.checkpoint_overhead(tiny_inputs, tmp_path, reps=1)
+    assert io["state_pt_s"] > 0 and io["checkpoint_s"] > 0 and (tmp_path / "ckpt" / "model.json").exists()
+
+
+def test_peak_rss_of_a_subprocess(bench):
+    r = bench.run_with_peak_rss([sys.executable, "-c", "import time; x = bytearray(300_000_000); time.sleep(0.3)"],
+                                timeout_s=60)
+    assert r["rc"] == 0 and not r["timed_out"]
+    assert 0.3 < r["peak_rss_gb"] < 2.0
+
+
+def test_scaled_dataset_is_valid_training_data(bench, tmp_path):
+    from utils.data import load_dataset, load_user_dataset
+
+    ds = load_dataset()
+    sizes = bench.write_scaled_dataset(ds, 2 * len(ds) + 3, tmp_path / "scaled.json")
+    loaded = load_user_dataset(tmp_path / "scaled.json")
+    assert len(loaded) == 2 * len(ds) + 3
+    assert loaded.split_sizes() == sizes
+    np.testing.assert_allclose(loaded.dos[len(ds)], ds.dos[0], atol=1e-6)
+
+
+def test_notebook_table_parsing(bench):
+    text = """executing 2 notebook(s) in FAST mode
+| notebook | seconds | peak kernel memory (GiB) | status |
+|---|---:|---:|---|
+| 01_irreps.ipynb | 41 | 0.62 | ok |
+| 02_crystal_to_graph.ipynb | 57 | 0.71 | failed |
+| **total** | 98 | 0.71 | failed |
+"""
+    parsed = bench.parse_notebook_table(text)
+    assert [r["notebook"] for r in parsed["rows"]] == ["01_irreps.ipynb", "02_crystal_to_graph.ipynb"]
+    assert parsed["rows"][1]["status"] == "failed"
+    assert parsed["total"] == dict(seconds=98.0, peak_gib=0.71, status="failed")
+
+
+def test_main_tiny_writes_both_result_files(bench, tmp_path):
+    assert bench.main(["--tiny", "--no-train-run", "--out-dir", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    for key in ("machine", "graphs", "training", "race", "inference", "targets", "levers"):
+        assert key in results
+    assert results["machine"]["cpu_model"] and results["machine"]["versions"]["torch"]
+    md = (tmp_path / "results.md").read_text()
+    assert "## Targets" in md and "train_speedup_vs_original" in md and "## Levers" in md
+    assert torch.get_default_dtype() == torch.float32
+
+
+def test_notebook_figures_are_redirected(bench, tmp_path, monkeypatch):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import utils.plot
+
+    monkeypatch.setenv("BENCH_FIGURES_DIR", str(tmp_path))
+    monkeypatch.setattr(utils.plot, "save_figure", utils.plot.save_figure)  # undone after the test
+    exec(bench._FIGURE_REDIRECT, {})
+    fig = plt.figure()
+    path = utils.plot.save_figure(fig, "bench_redirect_probe")
+    plt.close(fig)
+    assert path == tmp_path / "bench_redirect_probe.png" and path.exists()
