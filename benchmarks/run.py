@@ -1164,8 +1164,8 @@ def _full_training_note(ft: dict) -> str:
             "end to end" if emb.get("wall_s") else "")
     if emb.get("epoch_seconds") and dflt.get("epoch_seconds"):
         factor = _median(dflt["epoch_seconds"]) / _median(emb["epoch_seconds"])
-        note += (f". Only with {ft['threads']} thread: with torch's default {dflt.get('threads')} threads (the CLI "
-                 f"without --threads) an epoch took {factor:.0f}× longer under this load (§5)")
+        note += (f". With torch's default {dflt.get('threads')} threads instead of {ft['threads']}, an epoch took "
+                 f"{factor:.1f}× as long at this run's load (§5; up to 68× on a busy machine)")
     return note
 
 
@@ -1508,7 +1508,7 @@ def missed_explanations(results: dict) -> list:
                 f"stands in the way: at batch ≥ 16 the step is dominated by the node-wise fully connected tensor "
                 f"products with the {t.get('default', {}).get('n_params', 0):,}-parameter model's em_dim-wide node "
                 f"attributes (sc, lin1, lin2: {fctp:.0f} % of the forward pass), which scale with atoms, not with "
-                f"Python overhead. The ratio moves with the background load (7.4× at load average ≈ 7 in an earlier run; probably "
+                f"Python overhead. The ratio moves with the background load (it is lower on a busy machine, probably "
                 f"because the big matrix products of batch 16 suffer more from co-runners sharing caches and memory "
                 f"bandwidth than batch-1 steps; per-round ratios here "
                 f"{results.get('headline', {}).get('per_round_ratio')}). Batch 64 gives "
@@ -1518,8 +1518,7 @@ def missed_explanations(results: dict) -> list:
                 "with the ModelConfig defaults kept, batch 64 plus the proposed per-distinct-attribute tensor "
                 f"products gives {_fmt(t.get('distinct_fctp_b64', {}).get('speedup_vs_original'))}×, and "
                 "torch.compile another ~1.45× after minutes of compilation (README). The TrainConfig defaults alone "
-                "do not reach 20× at equal threads; against the original run with torch's default 2 threads on "
-                "this loaded machine every configuration is far above 20× (threads lever). The "
+                "do not reach 20× at equal threads (for torch's default of 2 threads see the threads lever). The "
                 "validation half is noise-limited with this "
                 f"{results.get('race', {}).get('n_valid', '?')}-structure validation set.")
         elif name.startswith("graph construction"):
