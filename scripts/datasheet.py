@@ -789,6 +789,14 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
                            + (", …" if len(light.get("ids", [])) > 12 else "") + ")" if light.get("ids") else "")
         + ". Hydrogen lies outside the generator's element pool, so hydrides do not occur at all. The fine DoS goes to 2000 cm⁻¹ and keeps every mode of the materials that remain.\n")
 
+    isolated = (meta.get("excluded") or {}).get("isolated_at_r_max") or {}
+    add("### 3.6 Atoms without a neighbour at the graph cutoff\n")
+    add(f"A crystal graph joins atoms closer than r_max = {D.GRAPH_R_MAX:g} Å (the series' cutoff, as in the original "
+        f"tutorial); a material in which some atom has no neighbour that close (periodic images included) cannot be "
+        f"a graph at that cutoff, so it is excluded. This removed **{isolated.get('count', 0)}** stable material(s)"
+        + (f" ({', '.join(f'`{i}`' for i in isolated.get('ids', []))})" if isolated.get("ids") else "")
+        + "; a larger r_max would keep them at the price of more edges.\n")
+
     # ---- cost
     add("## 4. Labelling cost\n")
     if have_wall.any():
