@@ -41,7 +41,7 @@ test-unit: $(STAMP) ## pytest only, no notebooks
 lab: $(STAMP) ## open JupyterLab on the notebooks
 	$(BIN)/jupyter lab notebooks/
 
-train: $(STAMP) ## retrain the shipped checkpoint from the embedded data (~15 min on 2 cores)
+train: $(STAMP) ## retrain the shipped checkpoint from the embedded data (~2 min on 2 cores)
 	$(BIN)/python -m utils.train --out checkpoints/default
 
 labels: ## (optional, hours) label more materials with SevenNet + phonopy: needs `pip install -e .[datagen]`

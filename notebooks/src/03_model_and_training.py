@@ -20,7 +20,7 @@
 #   numbers relate to the published ones.
 #
 # **Time**: runs in about 1 min on 2 CPU cores (FAST and full alike: both load the shipped
-# checkpoint; `TRAIN=1` retrains it, about 15 min); reading time about 45 min.
+# checkpoint; `TRAIN=1` retrains it, about 2 min on 2 cores); reading time about 45 min.
 
 # %% tags=["nbval-ignore-output"]
 # %matplotlib inline
@@ -460,7 +460,7 @@ assert torch.allclose(out_p, out_s, atol=1e-5) and torch.allclose(out_p, out_r, 
 # (`make train`); here we load its result.
 
 # %%
-if TRAIN:                                                        # TRAIN=1: retrain (~15 min on 2 cores)
+if TRAIN:                                                        # TRAIN=1: retrain (~2 min on 2 cores)
     from utils.train import fit_default
     fit_default()
 model, meta = load_checkpoint(dataset=dataset)                  # checks hashes, encoding and data version
