@@ -197,20 +197,24 @@ def _radius(species: str) -> float:
     return float(r)
 
 
+def _conventional_lattice(prototype: str, a: float = 5.0) -> Lattice:
+    """The prototype's conventional lattice with a = `a` Å and its typical c/a (hexagonal, tetragonal or cubic)."""
+    sg, shape, _ = PROTOTYPES[prototype]
+    c = a * shape.get("c", 1.0)
+    if sg in (194, 186, 164, 166, 167):
+        return Lattice.hexagonal(a, c)
+    if sg in (136, 122):
+        return Lattice.tetragonal(a, c)
+    return Lattice.cubic(a)
+
+
 def build(prototype: str, species_by_role: dict[str, str]) -> Structure:
     """Primitive structure of `prototype` with species on its roles, lattice scaled so contacts touch.
 
     The shortest distance between any two sites equals the sum of their radii (ionic for ions).
     """
-    sg, shape, sites = PROTOTYPES[prototype]
-    a = 5.0   # provisional; rescaled below
-    c = a * shape.get("c", 1.0)
-    if sg in (194, 186, 164, 166, 167):
-        lattice = Lattice.hexagonal(a, c)
-    elif sg in (136, 122):
-        lattice = Lattice.tetragonal(a, c)
-    else:
-        lattice = Lattice.cubic(a)
+    sg, _, sites = PROTOTYPES[prototype]
+    lattice = _conventional_lattice(prototype)   # provisional size; rescaled below
     species = [species_by_role[role] for role, _ in sites]
     conv = Structure.from_spacegroup(sg, lattice, [Species.from_str(s) if _is_ion(s) else s for s in species],
                                      [xyz for _, xyz in sites])
@@ -251,12 +255,8 @@ def _charge_balanced(prototype: str, mapping: dict[str, str]) -> bool:
 
 @lru_cache(maxsize=None)
 def _role_counts(prototype: str) -> tuple:
-    sg, shape, sites = PROTOTYPES[prototype]
-    lattice = Lattice.cubic(1.0)
-    if sg in (194, 186, 164, 166, 167):
-        lattice = Lattice.hexagonal(1.0, shape.get("c", 1.0))
-    elif sg in (136, 122):
-        lattice = Lattice.tetragonal(1.0, shape.get("c", 1.0))
+    sg, _, sites = PROTOTYPES[prototype]
+    lattice = _conventional_lattice(prototype)
     markers = ["Li", "Be", "B", "C"][: len(sites)]
     conv = Structure.from_spacegroup(sg, lattice, markers, [xyz for _, xyz in sites])
     counts: dict[str, int] = {}
