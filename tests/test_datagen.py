@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +127,33 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
         atomic_write_text(path, 123)   # write() of a non-str fails midway
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_prebuilt_tasks_label_without_pymatgen(tmp_path):
+    """`export-tasks` output (plain lists) labels through `label --tasks` with pymatgen unimportable."""
+    from pymatgen.core import Lattice, Structure
+
+    from utils.datagen.runner import _prebuild
+
+    cands = [dict(id=f"fcc-{el}", prototype="fcc", mapping={"A": el}, score=1.0,
+                  structure=Structure(Lattice.cubic(a), [el] * 4, [[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0]]))
+             for el, a in [("Al", 4.05), ("Cu", 3.61)]]
+    tasks = [_prebuild(c) for c in cands]
+    assert all("structure" not in t and len(t["atoms"]["numbers"]) == 4 for t in tasks)   # as given: 4 atoms
+    assert tasks[0]["formula"] == "Al"
+    tasks.append(dict(id="bad-1", prototype="fcc", mapping={}, score=0.0, build_error="ValueError: no radius"))
+    path = tmp_path / "tasks.json.gz"
+    path.write_bytes(gzip.compress(json.dumps(tasks).encode()))
+    blocker = tmp_path / "block" / "pymatgen"   # on PYTHONPATH first: any pymatgen import fails, workers too
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('pymatgen blocked by the test')\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(blocker.parent), str(ROOT)]))
+    cmd = [sys.executable, "-m", "utils.datagen", "label", "--calculator", "emt", "--workers", "1", "--fast",
+           "--tasks", str(path), "--time-limit", "600", "--out", str(tmp_path / "out")]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "2 labelled, 2 stable, 1 failed" in out.stdout
+    failed = json.loads((tmp_path / "out" / "failed" / "bad-1.json").read_text())
+    assert "could not build" in failed["reason"] and "no radius" in failed["reason"]
+    recs = {r["id"]: r for r in iter_records(tmp_path / "out")}
+    assert recs["fcc-Al"]["formula"] == "Al" and recs["fcc-Al"]["provenance"]["device"] == "cpu"

@@ -52,6 +52,19 @@ PROTOTYPES = {
     "pyrite":       (205, dict(a=1), [("A", (0, 0, 0)), ("X", (0.385, 0.385, 0.385))]),
     "molybdenite_2H": (194, dict(a=1, c=3.89), [("A", (1 / 3, 2 / 3, 0.25)), ("X", (1 / 3, 2 / 3, 0.621))]),
     "anti_perovskite": (221, dict(a=1), [("X", (0.5, 0.5, 0.5)), ("B", (0, 0, 0)), ("A", (0.5, 0, 0))]),
+    "rhenium_trioxide": (221, dict(a=1), [("B", (0, 0, 0)), ("X", (0.5, 0, 0))]),
+    "aluminium_diboride": (191, dict(a=1, c=1.08), [("A", (0, 0, 0)), ("X", (1 / 3, 2 / 3, 0.5))]),
+    "tungsten_carbide": (187, dict(a=1, c=0.976), [("A", (0, 0, 0)), ("X", (1 / 3, 2 / 3, 0.5))]),
+    "laves_C15":    (227, dict(a=1), [("A", (0, 0, 0)), ("B", (0.625, 0.625, 0.625))]),
+    "thorium_chromium_silicide": (139, dict(a=1, c=2.5), [("A", (0, 0, 0)), ("B", (0, 0.5, 0.25)),
+                                                         ("X", (0, 0, 0.38))]),
+    # Y2Ti2O7 (Fd-3m, origin choice 1): A 16d, B 16c, O 48f (x = 0.42), O' 8b; 22 atoms in the primitive cell
+    "pyrochlore":   (227, dict(a=1), [("A", (0.625, 0.625, 0.625)), ("B", (0.125, 0.125, 0.125)),
+                                      ("X", (0.42, 0.25, 0.25)), ("X", (0.5, 0.5, 0.5))]),
+    # Mg2SiO4 forsterite (Pnma; a 10.21, b 5.98, c 4.76 Å): M1 4a, M2 4c, Si 4c, O 4c, 4c, 8d; 28 atoms
+    "olivine":      (62, dict(a=1, b=0.586, c=0.466), [("A", (0, 0, 0)), ("A", (0.2774, 0.25, 0.9915)),
+                                                      ("B", (0.0943, 0.25, 0.4266)), ("X", (0.0916, 0.25, 0.7657)),
+                                                      ("X", (0.4474, 0.25, 0.2215)), ("X", (0.1634, 0.033, 0.2774))]),
 }
 
 LAYERED = {"cadmium_iodide", "molybdenite_2H"}
@@ -76,6 +89,9 @@ IONIC_SEEDS = {
     "pyrite": [{"A": "Fe2+", "X": "S-"}],
     "molybdenite_2H": [{"A": "Mo4+", "X": "S2-"}],
     "anti_perovskite": [{"A": "Li+", "B": "O2-", "X": "Cl-"}],
+    "rhenium_trioxide": [{"B": "Sc3+", "X": "F-"}, {"B": "Re6+", "X": "O2-"}, {"B": "N3-", "X": "Cu+"}],
+    "pyrochlore": [{"A": "Y3+", "B": "Ti4+", "X": "O2-"}],
+    "olivine": [{"A": "Mg2+", "B": "Si4+", "X": "O2-"}],
 }
 
 # Metallic families: explicit element lists of known members and analogues.
@@ -132,6 +148,40 @@ METALLIC = {
                                        ("Sm", "Pd", "Bi"), ("Tb", "Pt", "Sb"), ("Yb", "Pt", "Bi"),
                                        ("Ce", "Ni", "Sb"), ("Eu", "Pd", "Sb"), ("Sc", "Ni", "Bi")]],
 }
+# Known members of further intermetallic, boride/carbide/nitride and ionic families (element per role, roles
+# in alphabetical order): the substitution model has no seeds for these, or misses the elements listed.
+for _proto, _members in ({
+    "aluminium_diboride": [[a, "B"] for a in ["Mg", "Al", "Ti", "Zr", "Hf", "V", "Nb", "Ta", "Cr", "Sc", "Y", "Mo", "W",
+                                              "Re", "Os", "Ru"]] + [["Ca", "Si"], ["Sr", "Ga"], ["Ba", "Ga"]],
+    "tungsten_carbide": [["W", "C"], ["Mo", "C"], ["Ta", "N"], ["Mo", "P"], ["W", "N"], ["Nb", "N"], ["Zr", "Te"],
+                         ["Os", "C"], ["Ru", "C"], ["Re", "N"], ["Mo", "N"], ["W", "P"]],
+    "rocksalt": [[a, x] for a in ["Ti", "Zr", "Hf", "V", "Nb", "Ta"] for x in ["C", "N"]]
+                + [["Sc", "C"], ["W", "C"], ["Mo", "C"], ["U", "C"], ["Th", "C"], ["Cr", "N"], ["Re", "N"]],
+    "laves_C15": [list(t) for t in [("Mg", "Cu"), ("Ca", "Al"), ("Zr", "V"), ("Hf", "V"), ("Y", "Al"),
+                                    ("La", "Al"), ("Ce", "Al"), ("Gd", "Al"), ("Er", "Al"), ("Dy", "Al"),
+                                    ("Nd", "Al"), ("Pr", "Al"), ("Lu", "Al"), ("Zr", "Mo"), ("Hf", "Mo"),
+                                    ("Zr", "W"), ("Hf", "W"), ("Zr", "Co"), ("Zr", "Fe"), ("Y", "Co"),
+                                    ("Ta", "Co"), ("Nb", "Cr"), ("Ti", "Cr"), ("Ca", "Pt"), ("Sr", "Rh"),
+                                    ("Ba", "Pt"), ("Y", "Ir"), ("Ce", "Os"), ("Sc", "Os"), ("Zr", "Re"),
+                                    ("Hf", "Re"), ("Y", "Os"), ("Eu", "Rh"), ("Th", "Ir"), ("Cs", "Bi"),
+                                    ("Rb", "Bi"), ("K", "Bi"), ("Sm", "Al"), ("Tb", "Al"), ("Ho", "Al")]],
+    "thorium_chromium_silicide": [list(t) for t in [("Th", "Cr", "Si"), ("La", "Ru", "Si"), ("Ce", "Cu", "Si"),
+                                                    ("Y", "Rh", "Si"), ("La", "Ni", "Ge"), ("Ca", "Ni", "Ge"),
+                                                    ("La", "Pd", "Ge"), ("Ba", "Ni", "As"), ("Sr", "Rh", "As"),
+                                                    ("K", "Fe", "As"), ("Ba", "Cu", "Se"), ("Lu", "Ru", "Si"),
+                                                    ("Eu", "Cu", "Ge"), ("Gd", "Ru", "Si"), ("Sr", "Pd", "Ge"),
+                                                    ("Ca", "Pd", "P"), ("Cs", "Co", "Se"), ("Rb", "Ni", "Se"),
+                                                    ("Ba", "Ru", "P"), ("Ca", "Os", "Si"), ("Ba", "Re", "Si"),
+                                                    ("Sr", "Ir", "Ge"), ("Ba", "Pt", "Sb"), ("Ca", "Mn", "Ge")]],
+    "zincblende": [["Be", "S"], ["Be", "Se"], ["Be", "Te"], ["B", "N"], ["B", "P"], ["B", "As"], ["Si", "C"]],
+    "wurtzite": [["Be", "O"], ["Al", "N"], ["Si", "C"]],
+    "cesium_chloride": [["Be", "Pd"], ["Be", "Co"], ["Be", "Ni"], ["Be", "Cu"], ["Os", "Al"], ["Cs", "Au"],
+                        ["Rb", "Au"], ["Ti", "Os"], ["Sc", "Os"], ["Re", "Al"], ["W", "Al"], ["Mo", "Ir"]],
+    "hcp": [["W"], ["Mo"], ["Rh"], ["Ir"], ["Pt"]],
+    "bcc": [["Re"], ["Os"], ["Rb"], ["Sr"], ["Ca"]],
+    "fcc": [["W"], ["Mo"], ["Os"], ["Re"], ["Be"], ["Cs"]],
+}).items():
+    METALLIC.setdefault(_proto, []).extend(_members)
 # formula units of a role in the primitive cell don't matter: roles map to Wyckoff sites.
 
 
@@ -201,10 +251,12 @@ def _conventional_lattice(prototype: str, a: float = 5.0) -> Lattice:
     """The prototype's conventional lattice with a = `a` Å and its typical c/a (hexagonal, tetragonal or cubic)."""
     sg, shape, _ = PROTOTYPES[prototype]
     c = a * shape.get("c", 1.0)
-    if sg in (194, 186, 164, 166, 167):
+    if sg in (194, 186, 164, 166, 167, 191, 187):
         return Lattice.hexagonal(a, c)
-    if sg in (136, 122):
+    if sg in (136, 122, 139):
         return Lattice.tetragonal(a, c)
+    if sg == 62:
+        return Lattice.orthorhombic(a, a * shape["b"], c)
     return Lattice.cubic(a)
 
 
@@ -257,7 +309,7 @@ def _charge_balanced(prototype: str, mapping: dict[str, str]) -> bool:
 def _role_counts(prototype: str) -> tuple:
     sg, _, sites = PROTOTYPES[prototype]
     lattice = _conventional_lattice(prototype)
-    markers = ["Li", "Be", "B", "C"][: len(sites)]
+    markers = ["Li", "Be", "B", "C", "N", "O", "F", "Na"][: len(sites)]
     conv = Structure.from_spacegroup(sg, lattice, markers, [xyz for _, xyz in sites])
     counts: dict[str, int] = {}
     for (role, _), m in zip(sites, markers):

@@ -16,8 +16,8 @@ DEFAULT_OUT = Path(__file__).resolve().parents[2] / "data" / "labels"
 _CALC = None
 
 
-def make_calculator(name: str):
-    """An ASE calculator by name: 'emt' (ase, for tests) or a SevenNet model such as '7net-l3i5'."""
+def make_calculator(name: str, device: str = "cpu"):
+    """An ASE calculator by name: 'emt' (ase, for tests) or a SevenNet model such as '7net-l3i5' on `device`."""
     if name == "emt":
         from ase.calculators.emt import EMT
         return EMT()
@@ -26,7 +26,7 @@ def make_calculator(name: str):
             from sevenn.calculator import SevenNetCalculator
         except ImportError as exc:
             raise SystemExit("SevenNet is not installed: pip install -e .[datagen]") from exc
-        return SevenNetCalculator(name, device="cpu")
+        return SevenNetCalculator(name, device=device)
     raise SystemExit(f"unknown calculator {name!r}: use 'emt' or a SevenNet model name like '7net-l3i5'")
 
 
@@ -40,7 +40,7 @@ def _versions(calculator: str) -> dict:
     return out
 
 
-def _init_worker(calculator: str) -> None:
+def _init_worker(calculator: str, device: str = "cpu") -> None:
     global _CALC
     import warnings
     warnings.filterwarnings("ignore")
@@ -49,7 +49,7 @@ def _init_worker(calculator: str) -> None:
         torch.set_num_threads(1)
     except ImportError:
         pass
-    _CALC = make_calculator(calculator)
+    _CALC = make_calculator(calculator, device)
 
 
 class _Timeout(Exception):
@@ -60,12 +60,39 @@ def _alarm(signum, frame):
     raise _Timeout()
 
 
-def _label_one(task: dict) -> dict:
+def _task_atoms(task: dict):
+    """(ase Atoms, reduced formula) of a task: pre-built by `export-tasks` (no pymatgen needed) or built here."""
+    from .label import LabelError
+    if "build_error" in task:
+        raise LabelError(f"could not build the starting structure: {task['build_error']}")
+    if "atoms" in task:
+        from ase import Atoms
+        a = task["atoms"]
+        return Atoms(numbers=a["numbers"], cell=a["cell"], scaled_positions=a["frac_coords"], pbc=True), task["formula"]
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from .label import LabelError, LabelSettings, label_atoms
-
     from .prototypes import build_candidate
+    structure = build_candidate(task)
+    return AseAtomsAdaptor.get_atoms(structure), structure.composition.reduced_formula
+
+
+def _prebuild(candidate: dict) -> dict:
+    """A candidate with its starting structure as plain lists (for `label --tasks` on a machine without pymatgen)."""
+    import warnings
+    warnings.filterwarnings("ignore")
+    out = dict(candidate)
+    try:
+        atoms, formula = _task_atoms(candidate)
+        out.update(formula=formula, atoms=dict(cell=atoms.cell[:].round(8).tolist(), numbers=atoms.numbers.tolist(),
+                                               frac_coords=atoms.get_scaled_positions().round(8).tolist()))
+    except Exception as exc:   # reported by the labelling run as a failed material, with this reason
+        out["build_error"] = f"{type(exc).__name__}: {exc}"
+    out.pop("structure", None)
+    return out
+
+
+def _label_one(task: dict) -> dict:
+    from .label import LabelError, LabelSettings, label_atoms
 
     settings = LabelSettings(**task["settings"])
     t0 = time.perf_counter()
@@ -73,11 +100,9 @@ def _label_one(task: dict) -> dict:
     signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(int(task["timeout_s"]))
     try:
-        structure = build_candidate(task)
-        formula = structure.composition.reduced_formula
-        if len(structure) > task["max_atoms"]:
-            raise LabelError(f"{len(structure)} atoms in the cell exceeds --max-atoms {task['max_atoms']}")
-        atoms = AseAtomsAdaptor.get_atoms(structure)
+        atoms, formula = _task_atoms(task)
+        if len(atoms) > task["max_atoms"]:
+            raise LabelError(f"{len(atoms)} atoms in the cell exceeds --max-atoms {task['max_atoms']}")
         rec = label_atoms(atoms, _CALC, settings)
         rec["ok"] = True
     except LabelError as exc:
@@ -115,16 +140,19 @@ def iter_records(out: Path = DEFAULT_OUT, include_pending: bool = True):
 
 
 def _tasks(args, settings: dict) -> list[dict]:
-    from .prototypes import alloy_references, candidate_list
-
-    cands = alloy_references() if args.set == "alloys" else candidate_list(threshold=args.threshold)
+    if getattr(args, "tasks", None):
+        with gzip.open(args.tasks, "rt") as fh:
+            cands = json.load(fh)
+    else:
+        from .prototypes import alloy_references, candidate_list
+        cands = alloy_references() if args.set == "alloys" else candidate_list(threshold=args.threshold)
     done = done_ids(args.out)
     tasks = []
     for c in cands:
         if c["id"] in done:
             continue
         t = dict(c)
-        if "structure" in t:
+        if "structure" in t and not isinstance(t["structure"], dict):
             t["structure"] = t["structure"].as_dict()
         t.update(settings=settings, timeout_s=args.timeout, set=args.set, max_atoms=args.max_atoms)
         tasks.append(t)
@@ -163,14 +191,21 @@ def cmd_label(args) -> int:
     settings = LabelSettings.fast() if args.fast else LabelSettings()
     settings_d = {k: getattr(settings, k) for k in settings.__dataclass_fields__}
     tasks = _tasks(args, settings_d)
-    print(f"{len(tasks)} materials to label with {args.calculator} on {args.workers} worker(s)", flush=True)
-    provenance = dict(labeller=args.calculator, versions=_versions(args.calculator), settings=settings_d)
+    print(f"{len(tasks)} materials to label with {args.calculator} on {args.workers} worker(s) ({args.device})",
+          flush=True)
+    provenance = dict(labeller=args.calculator, versions=_versions(args.calculator), settings=settings_d,
+                      device=args.device)
     ctx = mp.get_context("spawn")
     n_ok = n_stable = 0
-    with ctx.Pool(args.workers, initializer=_init_worker, initargs=(args.calculator,), maxtasksperchild=50) as pool:
+    t_start = time.monotonic()
+    with ctx.Pool(args.workers, initializer=_init_worker, initargs=(args.calculator, args.device),
+                  maxtasksperchild=50) as pool:
         bar = tqdm(pool.imap_unordered(_label_one, tasks), total=len(tasks), unit="mat", file=sys.stdout,
                    mininterval=5)
         for rec in bar:
+            if args.time_limit and time.monotonic() - t_start > args.time_limit:
+                print(f"\ntime limit of {args.time_limit:.0f} s reached: stopping (resumable)", flush=True)
+                break   # leaving the `with` terminates the workers; everything finished so far is on disk
             rec["provenance"] = provenance
             if rec["ok"]:
                 rec["stable"] = is_stable(rec, settings)
@@ -205,6 +240,22 @@ def cmd_pack_shard(args) -> int:
     return 0
 
 
+def cmd_export_tasks(args) -> int:
+    """Write the not-yet-labelled candidates with pre-built starting structures to a gzipped JSON file."""
+    from tqdm import tqdm
+
+    from .prototypes import candidate_list
+    done = done_ids(args.out)
+    cands = [c for c in candidate_list(threshold=args.threshold) if c["id"] not in done]
+    with mp.get_context("spawn").Pool(args.workers) as pool:
+        tasks = list(tqdm(pool.imap(_prebuild, cands, chunksize=8), total=len(cands), unit="cand", file=sys.stdout,
+                          mininterval=5))
+    atomic_write_bytes(args.file, gzip.compress(json.dumps(tasks).encode("utf-8")))
+    n_bad = sum("build_error" in t for t in tasks)
+    print(f"wrote {len(tasks)} tasks ({n_bad} that could not be built) to {args.file}")
+    return 0
+
+
 def cmd_status(args) -> int:
     from collections import Counter
     recs = list(iter_records(args.out))
@@ -226,15 +277,24 @@ def main(parser) -> int:
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--set", choices=["main", "alloys"], default="main")
     p.add_argument("--threshold", type=float, default=2e-3, help="ion-substitution probability threshold")
-    p.add_argument("--max-atoms", type=int, default=24)
+    p.add_argument("--max-atoms", type=int, default=30)
     p.add_argument("--timeout", type=int, default=900, help="seconds per material")
     p.add_argument("--fast", action="store_true", help="cheap settings (tests)")
     p.add_argument("--order", choices=["coverage", "yield"], default="coverage",
                    help="coverage: spread over elements and prototypes first; yield: most stable materials per "
                         "CPU-second first (measured per prototype)")
+    p.add_argument("--device", default="cpu", help="torch device of the potential: cpu or cuda")
+    p.add_argument("--tasks", type=Path, help="tasks written by export-tasks (instead of building candidates)")
+    p.add_argument("--time-limit", type=float, default=0.0,
+                   help="stop after this many seconds (resumable); 0 = no limit")
+    p = sub.add_parser("export-tasks", help="candidates with pre-built structures, for `label --tasks`")
+    p.add_argument("file", type=Path)
+    p.add_argument("--threshold", type=float, default=2e-3, help="ion-substitution probability threshold")
+    p.add_argument("--workers", type=int, default=2)
     for name in ("pack-shard", "status"):
         sub.add_parser(name)
     for sp in sub.choices.values():
         sp.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
-    return {"label": cmd_label, "pack-shard": cmd_pack_shard, "status": cmd_status}[args.cmd](args)
+    return {"label": cmd_label, "pack-shard": cmd_pack_shard, "status": cmd_status,
+            "export-tasks": cmd_export_tasks}[args.cmd](args)
