@@ -196,7 +196,7 @@ def cmd_label(args) -> int:
     provenance = dict(labeller=args.calculator, versions=_versions(args.calculator), settings=settings_d,
                       device=args.device)
     ctx = mp.get_context("spawn")
-    n_ok = n_stable = 0
+    n_ok = n_stable = n_failed = 0
     t_start = time.monotonic()
     with ctx.Pool(args.workers, initializer=_init_worker, initargs=(args.calculator, args.device),
                   maxtasksperchild=50) as pool:
@@ -217,8 +217,11 @@ def cmd_label(args) -> int:
                 n_stable += rec["stable"]
             else:
                 atomic_write_text(args.out / "failed" / f"{rec['id']}.json", json.dumps(rec))
+                n_failed += 1
             bar.set_postfix(stable=n_stable, labelled=n_ok)
-    print(f"done: {n_ok} labelled, {n_stable} stable, {len(tasks) - n_ok} failed", flush=True)
+    left = len(tasks) - n_ok - n_failed
+    print(f"done: {n_ok} labelled, {n_stable} stable, {n_failed} failed" + (f", {left} left for a rerun" if left else ""),
+          flush=True)
     return 0
 
 
