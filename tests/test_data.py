@@ -592,3 +592,14 @@ def test_pack_excludes_atoms_isolated_at_the_graph_cutoff(tmp_path):
     assert "lonely" not in ds.ids.tolist() and len(ds) == 12
     assert ds.meta["excluded"]["isolated_at_r_max"]["ids"] == ["lonely"]
     assert ds.meta["counts"]["excluded_isolated"] == 1
+
+
+def test_drop_rare_elements_repeats_until_every_element_has_enough():
+    """Na occurs once: its material goes; that leaves Cl in 4 materials, so Cl's go too; O (5) stays."""
+    def rec(i, zs):
+        return dict(id=f"m{i}", structure=dict(numbers=list(zs)))
+    recs = [rec(0, [11, 17])] + [rec(i, [12, 17]) for i in range(1, 5)] + [rec(i, [12, 8]) for i in range(5, 10)]
+    keep, ids, els = D.drop_rare_elements(recs, min_materials=5)
+    assert ids == ["m0", "m1", "m2", "m3", "m4"] and els == ["Na", "Cl"]
+    assert [r["id"] for r in keep] == [f"m{i}" for i in range(5, 10)]
+    assert D.drop_rare_elements(keep, min_materials=5)[1] == []          # nothing left to drop

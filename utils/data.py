@@ -32,6 +32,7 @@ Packed file format (``np.savez_compressed``, no pickles; n materials, A atoms in
     pdos_values      (m,1001) float32; pdos_material (m,) int32 (ascending); pdos_Z (m,) int16
     imaginary_weight, max_freq_cm1, min_freq_cm1, weight_above_1000_cm1 (n,) float64
     seconds_relax, seconds_forces, seconds_dos, seconds_total, wall_s (n,) float32   labelling cost
+    label_device (n,) str                     where the potential ran ('cpu' or 'cuda'; the timings depend on it)
     freq_cm1 (51,), fine_freq_cm1 (1001,) float64;  meta_json () str (JSON: provenance, counts, ...)
     alloys only: x (n,) float64, series (n,) str
 
@@ -86,6 +87,7 @@ FINE_FREQ_CM1 = np.arange(1001) * 2.0             # fine grid 0..2000 cm⁻¹ st
 FREQ_CM1.flags.writeable = FINE_FREQ_CM1.flags.writeable = False
 SPLIT_NAMES = ("train", "valid", "test")
 SPLIT_FRACTIONS = (0.78, 0.09, 0.13)              # the original tutorial's 1192/137/192 of 1521
+MIN_MATERIALS_PER_ELEMENT = 5   # every element of a packed version occurs in at least this many materials
 LIGHT_MODE_LIMIT = 0.05      # exclude materials with > 5 % of their modes above 1000 cm⁻¹ (outside the target)
 GRAPH_R_MAX = 4.0            # Å: the series' graph cutoff; a material with an atom that has no neighbour within it
                              # (e.g. bcc Cs, nearest neighbour 5.0 Å) cannot be a graph at r_max = 4 Å: excluded
@@ -790,6 +792,24 @@ def validate_record(rec: dict) -> str | None:
     return None
 
 
+def drop_rare_elements(recs: list[dict], min_materials: int = MIN_MATERIALS_PER_ELEMENT) -> tuple[list, list, list]:
+    """Drop materials containing an element that occurs in fewer than `min_materials` materials, until none does.
+
+    Removing a material can push another of its elements below the limit, hence the loop. Returns
+    (kept records, dropped ids, dropped element symbols). A model cannot learn an element from 1–4 examples
+    (and the split could not place it in every part), so the set promises every element in ≥ min_materials.
+    """
+    keep, dropped_ids, dropped_els = list(recs), [], set()
+    while True:
+        count = Counter(z for r in keep for z in {int(z) for z in r["structure"]["numbers"]})
+        rare = {z for z, c in count.items() if c < min_materials}
+        if not rare:
+            return keep, sorted(dropped_ids), sorted((_SYMBOLS[z] for z in dropped_els), key=lambda e: _Z[e])
+        dropped_els |= rare
+        dropped_ids += [r["id"] for r in keep if rare & {int(z) for z in r["structure"]["numbers"]}]
+        keep = [r for r in keep if not rare & {int(z) for z in r["structure"]["numbers"]}]
+
+
 def _has_isolated_atom(structure: dict, r_max: float) -> bool:
     """True if some atom of a record's structure has no neighbour (periodic images included) within r_max (Å)."""
     from ase import Atoms
@@ -846,6 +866,7 @@ def _build_arrays(recs: list[dict], split: np.ndarray, alloys: bool) -> dict:
         seconds_relax=sec("relax"), seconds_forces=sec("forces"), seconds_dos=sec("dos"),
         seconds_total=sec("total"),
         wall_s=np.array([float(r.get("wall_s", np.nan)) for r in recs], np.float32),
+        label_device=np.array([str((r.get("provenance") or {}).get("device", "cpu")) for r in recs], dtype=str),
         freq_cm1=FREQ_CM1.copy(), fine_freq_cm1=FINE_FREQ_CM1.copy(),
     )
     if alloys:
@@ -993,7 +1014,9 @@ def pack(version: str, labels_dir: Path | str = LABELS_DIR, out_dir: Path | str 
                                 + (f"; invalid because: {dict(invalid.most_common(3))}" if invalid else "") + ")")
             continue
         keep.sort(key=lambda r: r["id"])
+        rare_ids, rare_els = [], []
         if set_name == "main":
+            keep, rare_ids, rare_els = drop_rare_elements(keep)
             els = [{int(z) for z in r["structure"]["numbers"]} for r in keep]
             split, split_seed = _balanced_split_checked(els, seed)
         else:
@@ -1005,6 +1028,10 @@ def pack(version: str, labels_dir: Path | str = LABELS_DIR, out_dir: Path | str 
         meta["excluded"]["isolated_at_r_max"] = dict(
             rule=f"an atom without any neighbour within r_max = {GRAPH_R_MAX} Å (the series' graph cutoff)",
             count=len(isolated_ids), ids=sorted(isolated_ids))
+        meta["counts"]["excluded_rare"] = len(rare_ids)
+        meta["excluded"]["rare_elements"] = dict(
+            rule=f"contains an element found in fewer than {MIN_MATERIALS_PER_ELEMENT} materials (repeated until "
+                 "none is)", count=len(rare_ids), ids=rare_ids, elements=rare_els)
         arrays["meta_json"] = np.array(json.dumps(meta))
         data = _npz_bytes(arrays)
         fname = f"{prefix}_{version}.npz"

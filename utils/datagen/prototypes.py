@@ -332,7 +332,7 @@ def candidate_id(prototype: str, mapping: dict[str, str]) -> str:
         hashlib.sha1(key.encode()).hexdigest()[:6]
 
 
-def raw_candidates(threshold: float = 2e-3) -> list[dict]:
+def raw_candidates(threshold: float = 2e-4) -> list[dict]:
     """All (prototype, role→species, score) candidates before ordering; deterministic."""
     out, seen = [], set()
     for proto, seeds in IONIC_SEEDS.items():
@@ -392,7 +392,7 @@ def order_for_coverage(cands: list[dict], seed: int = 0) -> list[dict]:
     return ordered
 
 
-def candidate_list(limit: int | None = None, threshold: float = 2e-3) -> list[dict]:
+def candidate_list(limit: int | None = None, threshold: float = 2e-4) -> list[dict]:
     """Ordered candidates: dicts with id, prototype, mapping (role → species); build with `build_candidate`.
 
     Structures are built lazily (by the labelling workers), since the volume prediction costs ~0.5 s each.

@@ -279,7 +279,7 @@ def main(parser) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--set", choices=["main", "alloys"], default="main")
-    p.add_argument("--threshold", type=float, default=2e-3, help="ion-substitution probability threshold")
+    p.add_argument("--threshold", type=float, default=2e-4, help="ion-substitution probability threshold")
     p.add_argument("--max-atoms", type=int, default=30)
     p.add_argument("--timeout", type=int, default=900, help="seconds per material")
     p.add_argument("--fast", action="store_true", help="cheap settings (tests)")
@@ -292,12 +292,22 @@ def main(parser) -> int:
                    help="stop after this many seconds (resumable); 0 = no limit")
     p = sub.add_parser("export-tasks", help="candidates with pre-built structures, for `label --tasks`")
     p.add_argument("file", type=Path)
-    p.add_argument("--threshold", type=float, default=2e-3, help="ion-substitution probability threshold")
+    p.add_argument("--threshold", type=float, default=2e-4, help="ion-substitution probability threshold")
     p.add_argument("--workers", type=int, default=2)
+    p = sub.add_parser("converge", help="dataset settings vs ≥ 10 Å supercells and a 24³ mesh")
+    p.add_argument("--n", type=int, default=12)
+    p.add_argument("--calculator", default="7net-l3i5")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--file", type=Path, default=None, help="default: data/reference/label_convergence_raw.json.gz")
     for name in ("pack-shard", "status"):
         sub.add_parser(name)
     for sp in sub.choices.values():
         sp.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
+    if args.cmd == "converge":
+        from .convergence import RAW, cmd_converge
+        args.file = args.file or RAW
+        return cmd_converge(args)
     return {"label": cmd_label, "pack-shard": cmd_pack_shard, "status": cmd_status,
             "export-tasks": cmd_export_tasks}[args.cmd](args)
