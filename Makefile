@@ -45,7 +45,7 @@ train: $(STAMP) ## retrain the shipped checkpoint from the embedded data (~2 min
 	$(BIN)/python -m utils.train --out checkpoints/default
 
 labels: ## (optional, hours) label more materials with SevenNet + phonopy: needs `pip install -e .[datagen]`
-	$(BIN)/python -m utils.datagen label --calculator 7net-l3i5 --workers 2
+	$(BIN)/python -m utils.datagen label --calculator 7net-l3i5 --workers 2 --order yield $(LABEL_ARGS)
 
 data-summary: $(STAMP) ## one JSON line describing the embedded dataset
 	$(BIN)/python -m utils.data --summary

@@ -617,6 +617,7 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
     wall = np.asarray(a.get("wall_s", np.full(n, np.nan)), float)
     cost = {k: np.asarray(a.get(f"seconds_{k}", np.full(n, np.nan)), float) for k in ("relax", "forces", "dos")}
     have_wall = np.isfinite(wall)
+    label_dev = np.asarray(a.get("label_device", np.full(n, "cpu")), str)
     allowed = list(P.ALLOWED)
     absent = [s for s in allowed if el_counts.get(s, 0) == 0]
     gaps = [D.symbol(z) for z in range(D._Z[allowed[0]], D._Z[allowed[-1]] + 1) if D.symbol(z) not in allowed]
@@ -656,7 +657,9 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
         ["labeller", f"{meta.get('labeller')} + phonopy {(meta.get('versions') or {}).get('phonopy', '?')}"],
         ["highest frequency (min – median – max)",
          f"{_fmt(np.nanmin(wmax))} – {_fmt(np.nanmedian(wmax))} – {_fmt(np.nanmax(wmax))} cm⁻¹" if n else "–"],
-        ["labelling cost per material (median)", f"{_fmt(np.nanmedian(wall[have_wall]), 0)} s" if have_wall.any() else "–"],
+        ["labelling cost per material (median, one worker)",
+         ", ".join(f"{_fmt(np.nanmedian(wall[have_wall & (label_dev == d)]), 0)} s on {d}"
+                   for d in sorted(set(label_dev[have_wall].tolist()))) if have_wall.any() else "–"],
         *([[f"label vs DFT, {len(ref['crystals'])} reference crystals (section 6)",
             f"median W₁ {np.median([c['metrics']['wasserstein_cm1'] for c in ref['crystals']]):.0f} cm⁻¹, "
             f"ω_max ×{np.median([c['metrics']['max_freq_ratio'] for c in ref['crystals']]):.2f}, mean ω ×"
@@ -780,7 +783,10 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
     add(_md_table(["step", "setting"], srows, "ll") + "\n")
     if prov_variants:
         add(f"Records of this version come from {len(prov_variants)} different provenance settings: "
-            + "; ".join(f"{p.get('labeller')} ×{p.get('n')}" for p in prov_variants) + ".\n")
+            + "; ".join(f"{p.get('labeller')} on {p.get('device', 'cpu')} (torch {(p.get('versions') or {}).get('torch', '?')}, "
+                        f"numpy {(p.get('versions') or {}).get('numpy', '?')}) ×{p.get('n')}" for p in prov_variants)
+            + ". The settings are the same in all of them; records labelled on the GPU machine were built there "
+              "from pre-built starting structures (`export-tasks`), hence no pymatgen version.\n")
     add("### 3.3 Outcomes of the labelling run\n")
     orows = [[k, _fmt(counts.get(k))] for k in
              ("unique", "labelled", "failed", "stable", "unstable", "invalid", "excluded_light", "packed")
@@ -845,8 +851,8 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
                         _pct(r["dwmax"], 1), _pct(r["dcv"], 2)] for r in conv["rows"]], "lrllrrrr") + "\n")
         add(f"Median W₁ {_fmt(conv['median_w1'], 2)} cm⁻¹ (max {_fmt(conv['max_w1'], 2)}), median MSE of the "
             f"51-point target {_sig(conv['median_mse'], 2)} (max {_sig(conv['max_mse'], 2)}), largest |ω_max| change "
-            f"{_pct(conv['max_dwmax'], 1)}: an order of magnitude below the model errors of the series (test MSE "
-            "≈ 0.02, W₁ ≈ 20 cm⁻¹) and below the potential's own softening (section 6), so the cheaper settings "
+            f"{_pct(conv['max_dwmax'], 1)}: an order of magnitude below the model errors of the series (notebook 03: "
+            "test MSE of order 10⁻², W₁ of order 20 cm⁻¹) and below the potential's own softening (section 6), so the cheaper settings "
             "cost no accuracy that matters here. The reference supercells have up to "
             f"{conv['max_ratio_atoms']:.1f}× the atoms of the dataset's (force time grows at least linearly with "
             "them).\n")
@@ -856,14 +862,15 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
     # ---- cost
     add("## 4. Labelling cost\n")
     if have_wall.any():
-        device = np.asarray(a.get("label_device", np.full(n, "cpu")), str)
+        device = label_dev
         part = {k: np.nansum(v) for k, v in cost.items()}
         tot = sum(part.values())
         add("Measured per material from the stored timings (`wall_s`: wall-clock seconds of one worker process from "
             "building the structure to the DoS), over the packed materials, by where the potential ran. On CPU each "
             "worker is single-threaded, so `wall_s` ≈ core-seconds (an upper bound when the machine is shared); "
-            "`cuda` records came from one run of 9 worker processes sharing one NVIDIA H200 GPU (next to 6 CPU "
-            "workers on the same 16-core machine), so their `wall_s` is per worker, with the GPU shared:\n")
+            "`cuda` records came from two runs of 9 and 12 worker processes sharing one NVIDIA H200 GPU (the first "
+            "next to 6 CPU workers on the same 16-core machine), so their `wall_s` is per worker, with the GPU "
+            "shared:\n")
         rows = []
         for dev in sorted(set(device[have_wall].tolist())):
             ww = wall[have_wall & (device == dev)]

@@ -36,6 +36,8 @@ def main(argv=None) -> int:
     p.add_argument("--version", default=None, help="embedded dataset version (default: latest)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: fastest for these small "
                                                           "networks on a shared machine)")
+    p.add_argument("--workers", type=int, default=1, help="training runs at a time, one process each "
+                                                          "(2 on 2 cores halves the wall time)")
     p.add_argument("--restart", action="store_true", help="discard an existing --out made with other settings")
     p.add_argument("--dry-run", action="store_true", help="print the plan and a time estimate; train nothing")
     args = p.parse_args(argv)
@@ -50,7 +52,7 @@ def main(argv=None) -> int:
         out = Path(args.out) if args.out else results_path(args.budget)
         t0 = time.perf_counter()
         results = run_claims(dataset, budget=args.budget, out=out, only=args.only, restart=args.restart,
-                             threads=args.threads, log=lambda s: print(s, flush=True))
+                             threads=args.threads, log=lambda s: print(s, flush=True), workers=args.workers)
     except (ClaimsError, DataError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

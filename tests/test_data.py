@@ -580,6 +580,19 @@ def test_real_alloys_and_meta(real_ds):
         assert all(0.0 <= m.x <= 1.0 and m.split == "test" for m in al)
 
 
+@pytest.mark.skipif(not (REAL_DIR / "phonon_dos_v1.npz").exists(), reason="v1 not packed")
+def test_v1_meets_the_dataset_targets():
+    """v1: ≥ 1,200 stable materials, ≥ 70 elements each in ≥ 5 materials, ≥ 15 structure types, 1 to ≥ 20 atoms."""
+    ds = D.load_dataset("v1", data_dir=REAL_DIR)
+    s = ds.summary()
+    assert s["n_materials"] >= 1200 and s["n_structure_types"] >= 15
+    counts = Counter(z for i in range(len(ds)) for z in ds.species(i))
+    assert len(counts) >= 70 and min(counts.values()) >= 5, sorted(counts.items(), key=lambda kv: kv[1])[:5]
+    assert s["n_elements"] == len(counts) == s["elements_with_ge5"]
+    assert ds.arrays["n_atoms"].min() == 1 and ds.arrays["n_atoms"].max() >= 20
+    assert ds.meta["settings"]["supercell_min_length_A"] == 8.0
+
+
 def test_pack_excludes_atoms_isolated_at_the_graph_cutoff(tmp_path):
     """bcc Cs-like: the nearest neighbour (here 6 Å) lies beyond r_max = 4 Å, so no graph can be built."""
     labels, out = tmp_path / "labels", tmp_path / "data"

@@ -243,3 +243,15 @@ def test_cli_help_and_unknown_budget():
     assert set(cli.BUDGET_NAMES) == set(BUDGETS) and set(cli.EXPERIMENTS) == set(CLAIMS)
     with pytest.raises(ClaimsError, match="unknown budget"):
         run_claims(budget="huge", out=None)
+
+
+def test_two_worker_processes_reproduce_the_serial_runs(first_run, dataset, tmp_path):
+    """workers=2: the same runs, the same (seeded) numbers as the serial call, in a fresh results file."""
+    out = tmp_path / "claims_workers.json"
+    results = run_claims(dataset, budget=TEST_BUDGET, out=out, limit=LIMIT, alloys=None, log=None, progress=False,
+                         only=[2], workers=2)
+    serial = first_run[1]["runs"]
+    assert results["runs"] and set(results["runs"]) <= set(serial)
+    for key, run in results["runs"].items():
+        assert run["evaluation"]["test"]["metrics"]["mse"] == pytest.approx(
+            serial[key]["evaluation"]["test"]["metrics"]["mse"], rel=1e-4), key

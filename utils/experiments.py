@@ -722,6 +722,36 @@ def _evaluate(ctx: _Context, model, indices, keep_predictions: bool) -> dict:
     return out
 
 
+_WORKER_CTX: "_Context | None" = None
+
+
+def _init_claims_worker(args: tuple) -> None:
+    global _WORKER_CTX
+    import warnings
+    warnings.filterwarnings("ignore")
+    _WORKER_CTX = _Context(*args)
+
+
+def _execute_in_worker(spec: "RunSpec", threads: int | None) -> dict:
+    return _execute(_WORKER_CTX, spec, threads)
+
+
+def _execute_all(ctx: "_Context", todo: list, threads: int | None, workers: int, ctx_args: tuple):
+    """Yield (spec, record) as runs finish: in this process, or in `workers` spawned processes (each rebuilds
+    the same context: graphs, splits and hold-out groups are deterministic)."""
+    if workers <= 1 or len(todo) <= 1:
+        for spec in todo:
+            yield spec, _execute(ctx, spec, threads)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_claims_worker,
+                             initargs=(ctx_args,)) as pool:
+        futures = {pool.submit(_execute_in_worker, spec, threads): spec for spec in todo}
+        for fut in as_completed(futures):
+            yield futures[fut], fut.result()
+
+
 def _execute(ctx: _Context, spec: RunSpec, threads: int | None) -> dict:
     budget = ctx.budget
     train_idx, valid_idx, eval_sets = ctx.training_sets(spec)
@@ -820,7 +850,7 @@ def load_claims(path: str | Path | None = None) -> dict:
 def run_claims(dataset=None, budget: str | Budget = "tiny", out: str | Path | None = "auto",
                only: Iterable[int] | None = None, restart: bool = False, limit: dict | None = None,
                alloys="auto", threads: int | None = 1, log: Callable[[str], None] | None = print,
-               progress: bool = True) -> dict:
+               progress: bool = True, workers: int = 1) -> dict:
     """Run (or resume) the experiments; write and return the results.
 
     Args:
@@ -838,6 +868,8 @@ def run_claims(dataset=None, budget: str | Budget = "tiny", out: str | Path | No
             per process is faster than two that wait for each other; ``None``: torch's choice).
         log: called with one line per finished run (``None``: silent).
         progress: a tqdm bar over the runs (silenced by ``TQDM_DISABLE=1``).
+        workers: training runs at a time, each in its own process with ``threads`` torch threads (2 on a
+            2-core machine: twice the throughput of one process; results are identical to a serial call).
 
     Returns:
         dict: ``format_version``, ``experiment`` (dataset, budget), ``claims``, ``models``, ``groups``
@@ -890,8 +922,8 @@ def run_claims(dataset=None, budget: str | Budget = "tiny", out: str | Path | No
     bar = tqdm(total=len(todo), desc="claims runs", unit="run", disable=disabled)
     say = (lambda s: tqdm.write(s)) if not disabled else log
     t_start = time.perf_counter()
-    for k, spec in enumerate(todo, 1):
-        record = _execute(ctx, spec, threads)
+    for k, (spec, record) in enumerate(_execute_all(ctx, todo, threads, workers,
+                                                    (dataset, budget, limit, alloys)), 1):
         results["runs"][spec.key] = record
         write()
         bar.update(1)
