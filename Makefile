@@ -50,8 +50,8 @@ labels: ## (optional, hours) label more materials with SevenNet + phonopy: needs
 data-summary: $(STAMP) ## one JSON line describing the embedded dataset
 	$(BIN)/python -m utils.data --summary
 
-experiments: $(STAMP) ## test the slides' claims (notebook 07) → data/experiments/claims_full.json (≤ 2 h; BUDGET=tiny: minutes)
-	$(BIN)/python scripts/experiments.py --budget $(or $(BUDGET),full)
+experiments: $(STAMP) ## test the slides' claims (notebook 07) → data/experiments/claims_full.json (≈ 45 min; BUDGET=tiny: minutes)
+	$(BIN)/python scripts/experiments.py --budget $(or $(BUDGET),full) --workers 2
 
 bench: $(STAMP) ## benchmarks/ → benchmarks/results.md and results.json
 	$(BIN)/python benchmarks/run.py

@@ -1,6 +1,6 @@
 """Put the slides' claims to the test (notebook 07) → data/experiments/claims_<budget>.json, then print a scorecard.
 
-    python scripts/experiments.py                    # all five experiments, the full budget (≤ 2 h on 2 CPU cores)
+    python scripts/experiments.py                    # all five experiments, the full budget (≈ 45 min on 2 CPU cores)
     python scripts/experiments.py --budget tiny      # minutes: a smoke test / what FAST re-runs use
     python scripts/experiments.py --only 2 5         # some experiments only (runs they share are reused)
     python scripts/experiments.py --dry-run          # the plan and an estimate of its wall time, nothing trained
@@ -29,7 +29,7 @@ EXPERIMENTS = (1, 2, 3, 4, 5)     # utils.experiments.CLAIMS
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--budget", choices=BUDGET_NAMES, default="full", help="tiny: minutes; full: ≤ 2 h (default)")
+    p.add_argument("--budget", choices=BUDGET_NAMES, default="full", help="tiny: minutes; full: ≈ 45 min with --workers 2 (default budget)")
     p.add_argument("--only", type=int, nargs="+", choices=EXPERIMENTS, default=None, metavar="N",
                    help="run only these experiments (1-5)")
     p.add_argument("--out", default=None, help="results JSON (default data/experiments/claims_<budget>.json)")

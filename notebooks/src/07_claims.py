@@ -92,11 +92,12 @@ assert example["outcome"] == "held" and abs(example["sigma"] - np.hypot(0.004, 0
 #
 # `load_claims()` reads the full-budget file if there is one, else the tiny-budget one. Both
 # budgets use networks smaller than the series' default (`ModelConfig()`, ≈ 2.5 M parameters) so
-# that some 65 training runs fit into 2 hours on 2 CPU cores; every model compared in a claim gets
-# the same budget.
+# that some 65 training runs fit into about 45 minutes on 2 CPU cores (40 epochs each: on this
+# data the default model's validation loss stops improving after ~35); every model compared in a
+# claim gets the same budget.
 #
 # > **Warning** The *tiny* budget is a smoke test: a few epochs, far from converged. Its numbers
-# > show that the pipeline works, not what the claims are worth. Run `make experiments` (≤ 2 h)
+# > show that the pipeline works, not what the claims are worth. Run `make experiments` (≈ 45 min)
 # > for the full budget, then re-execute this notebook.
 
 # %%
