@@ -365,8 +365,11 @@ assert [p["fraction"] for p in points] == sorted(p["fraction"] for p in points) 
 # %%
 c = summary["4"]
 lab = c["label_s"]
-print(f"labelling ({dataset.meta.get('labeller', '?')} + phonopy): median {lab['median']:.1f} s per material "
-      f"(quartiles {lab['q25']:.1f}–{lab['q75']:.1f} s; {lab['total'] / 3600:.2f} h for {c['n_materials']} materials)")
+print(f"labelling ({dataset.meta.get('labeller', '?')} + phonopy) on one CPU core: median {lab['median']:.1f} s "
+      f"per material (quartiles {lab['q25']:.1f}–{lab['q75']:.1f} s; {lab.get('n', c['n_materials'])} materials)")
+if c.get("label_s_gpu"):
+    print(f"  (the {c['label_s_gpu']['n']} labels made on a GPU: median {c['label_s_gpu']['median']:.1f} s per "
+          "worker, several workers sharing one GPU; not used below)")
 print(f"graphs: {c['graph_s']['mean'] * 1e3:.2f} ms per material")
 for key, label in [("experiments", "the experiments' e3nn"), ("default", "the series' default e3nn")]:
     p = c["predict_s"][key]
@@ -389,8 +392,9 @@ axes[0].bar(3, lab["median"], yerr=[[lab["median"] - lab["q25"]], [lab["q75"] - 
             color=PALETTE["reference"])
 axes[0].set_xticks(range(4), [*bars, "label\n(median)"], fontsize=8)
 axes[0].set(yscale="log", ylabel="seconds per material (s)")
-n_atoms, seconds = np.array(cost["n_atoms"]), np.array(cost["label_s"]["seconds_total"])
-axes[1].scatter(n_atoms, seconds, s=14, color=PALETTE["reference"], label="labels (this dataset)")
+on_cpu = np.array(cost.get("label_device", ["cpu"] * len(cost["n_atoms"]))) == "cpu"
+n_atoms, seconds = np.array(cost["n_atoms"])[on_cpu], np.array(cost["label_s"]["seconds_total"])[on_cpu]
+axes[1].scatter(n_atoms, seconds, s=14, color=PALETTE["reference"], label="labels on CPU (this dataset)")
 grid = np.geomspace(n_atoms.min(), n_atoms.max(), 20)
 axes[1].plot(grid, np.exp(slope["intercept"]) * grid ** slope["slope"], color="k", label=f"fit ∝ $N^{{{slope['slope']:.1f}}}$")
 anchor = np.exp(slope["intercept"]) * np.median(n_atoms) ** slope["slope"]
