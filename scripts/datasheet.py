@@ -837,8 +837,16 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
         + (f" ({', '.join(f'`{i}`' for i in isolated.get('ids', []))})" if isolated.get("ids") else "")
         + "; a larger r_max would keep them at the price of more edges.\n")
 
+    rare = (meta.get("excluded") or {}).get("rare_elements")
+    if rare is not None:
+        add("### 3.7 Elements in fewer than five materials\n")
+        add(f"Every element of a packed version occurs in at least {D.MIN_MATERIALS_PER_ELEMENT} materials: "
+            "materials that contain a rarer element are dropped, repeatedly, until none is left "
+            f"(`utils.data.drop_rare_elements`). A network cannot learn an element from one to four examples, "
+            f"and the split could not place it in every part. This removed **{rare.get('count', 0)}** material(s)"
+            + (f" with {', '.join(rare.get('elements', []))}" if rare.get("elements") else "") + ".\n")
     conv = convergence_table()
-    add("### 3.7 Convergence of the settings\n")
+    add("### 3.8 Convergence of the settings\n")
     if conv:
         add(f"`python -m utils.datagen converge` recomputes the phonons of {len(conv['rows'])} stable materials (one per "
             "structure family, 1–28 atoms) from their stored relaxed structures with the same potential, at the "
