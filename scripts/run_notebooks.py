@@ -73,6 +73,14 @@ def run_one(path: Path, timeout_s: int = 1200) -> tuple[float, int, str]:
 
 
 def main(paths: list[str]) -> int:
+    if not paths or any(p in ("-h", "--help") for p in paths):
+        print(__doc__)
+        return 0 if paths else 2
+    missing = [p for p in paths if not Path(p).is_file() or not p.endswith(".ipynb")]
+    if missing:
+        print(f"error: not a notebook file: {', '.join(missing)} (give paths such as notebooks/03_*.ipynb)",
+              file=sys.stderr)
+        return 2
     rows = []
     mode = "FAST" if os.environ.get("FAST", "0") not in ("", "0") else "full"
     print(f"executing {len(paths)} notebook(s) in {mode} mode")
