@@ -155,5 +155,11 @@ def test_prebuilt_tasks_label_without_pymatgen(tmp_path):
     assert "2 labelled, 2 stable, 1 failed" in out.stdout
     failed = json.loads((tmp_path / "out" / "failed" / "bad-1.json").read_text())
     assert "could not build" in failed["reason"] and "no radius" in failed["reason"]
+    # --time-limit: the material that finished when the limit passed is kept, the rest is left for a rerun
+    cut = [*cmd[:-2], "--out", str(tmp_path / "cut")]
+    cut[cut.index("--time-limit") + 1] = "0.001"
+    out = subprocess.run(cut, capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+    assert out.returncode == 0 and "time limit" in out.stdout and "2 left for a rerun" in out.stdout, out.stdout[-500:]
+    assert len(done_ids(tmp_path / "cut")) == 1
     recs = {r["id"]: r for r in iter_records(tmp_path / "out")}
     assert recs["fcc-Al"]["formula"] == "Al" and recs["fcc-Al"]["provenance"]["device"] == "cpu"

@@ -4,7 +4,7 @@
     python -m utils.datagen label --set alloys                            # Mg3(Sb,Bi)2 and SiGe references
     python -m utils.datagen pack-shard                                    # move finished records into a shard
     python -m utils.datagen status                                        # counts so far
-    python -m utils.datagen converge --n 12                               # settings convergence check
+    python -m utils.datagen converge --n 16                               # settings convergence check
 
 Each finished material is written atomically as labels/pending/<id>.json (failures as labels/failed/<id>.json,
 with the reason); `pack-shard` appends them to a new gzipped JSON-lines shard, so git history holds each

@@ -54,6 +54,13 @@ class LabelError(RuntimeError):
     """A material that cannot be labelled (the message says why); the run logs it and goes on."""
 
 
+def atoms_from_lists(structure: dict):
+    """ase `Atoms` from the plain-list form stored in records and tasks: cell (3×3 Å), numbers, frac_coords."""
+    from ase import Atoms
+    return Atoms(numbers=structure["numbers"], cell=structure["cell"], scaled_positions=structure["frac_coords"],
+                 pbc=True)
+
+
 def supercell_matrix(cell: np.ndarray, min_length_A: float) -> np.ndarray:
     """Diagonal supercell with every lattice vector ≥ min_length_A (Å)."""
     lengths = np.linalg.norm(cell, axis=1)

@@ -66,9 +66,8 @@ def _task_atoms(task: dict):
     if "build_error" in task:
         raise LabelError(f"could not build the starting structure: {task['build_error']}")
     if "atoms" in task:
-        from ase import Atoms
-        a = task["atoms"]
-        return Atoms(numbers=a["numbers"], cell=a["cell"], scaled_positions=a["frac_coords"], pbc=True), task["formula"]
+        from .label import atoms_from_lists
+        return atoms_from_lists(task["atoms"]), task["formula"]
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from .prototypes import build_candidate
@@ -203,9 +202,6 @@ def cmd_label(args) -> int:
         bar = tqdm(pool.imap_unordered(_label_one, tasks), total=len(tasks), unit="mat", file=sys.stdout,
                    mininterval=5)
         for rec in bar:
-            if args.time_limit and time.monotonic() - t_start > args.time_limit:
-                print(f"\ntime limit of {args.time_limit:.0f} s reached: stopping (resumable)", flush=True)
-                break   # leaving the `with` terminates the workers; everything finished so far is on disk
             rec["provenance"] = provenance
             if rec["ok"]:
                 rec["stable"] = is_stable(rec, settings)
@@ -219,6 +215,9 @@ def cmd_label(args) -> int:
                 atomic_write_text(args.out / "failed" / f"{rec['id']}.json", json.dumps(rec))
                 n_failed += 1
             bar.set_postfix(stable=n_stable, labelled=n_ok)
+            if args.time_limit and time.monotonic() - t_start > args.time_limit:
+                print(f"\ntime limit of {args.time_limit:.0f} s reached: stopping (resumable)", flush=True)
+                break   # leaving the `with` terminates the workers; every finished material is on disk
     left = len(tasks) - n_ok - n_failed
     print(f"done: {n_ok} labelled, {n_stable} stable, {n_failed} failed" + (f", {left} left for a rerun" if left else ""),
           flush=True)
