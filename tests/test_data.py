@@ -182,7 +182,7 @@ def test_split_violation_detected():
 def packed(tmp_path):
     labels, out = tmp_path / "labels", tmp_path / "data"
     good = synthetic_labels(labels)
-    res = D.pack("v0", labels_dir=labels, out_dir=out, seed=0)
+    res = D.pack("v0", labels_dir=labels, out_dir=out, seed=0, min_materials_per_element=1)
     return labels, out, good, res
 
 
@@ -245,9 +245,9 @@ def test_pack_load_round_trip(packed):
 def test_tampered_file_and_versions(packed):
     labels, out, _, _ = packed
     with pytest.raises(D.DataError, match="already packed"):
-        D.pack("v0", labels_dir=labels, out_dir=out)
-    D.pack("v2", labels_dir=labels, out_dir=out)
-    D.pack("v10", labels_dir=labels, out_dir=out)
+        D.pack("v0", labels_dir=labels, out_dir=out, min_materials_per_element=1)
+    D.pack("v2", labels_dir=labels, out_dir=out, min_materials_per_element=1)
+    D.pack("v10", labels_dir=labels, out_dir=out, min_materials_per_element=1)
     assert D.available_versions(out) == ["v0", "v2", "v10"] and D.load_dataset(data_dir=out).version == "v10"
     path = out / "phonon_dos_v2.npz"
     raw = bytearray(path.read_bytes())
@@ -257,7 +257,7 @@ def test_tampered_file_and_versions(packed):
         D.load_dataset("v2", data_dir=out)
     msg = str(err.value)
     assert "phonon_dos_v2.npz" in msg and "re-checkout" in msg and "re-pack" in msg
-    D.pack("v2", labels_dir=labels, out_dir=out, force=True)
+    D.pack("v2", labels_dir=labels, out_dir=out, force=True, min_materials_per_element=1)
     assert len(D.load_dataset("v2", data_dir=out)) == 12
     with pytest.raises(D.DataError, match="v7"):
         D.load_dataset("v7", data_dir=out)
@@ -269,7 +269,7 @@ def test_tampered_file_and_versions(packed):
 def test_pack_without_main_records(tmp_path):
     write_labels(tmp_path / "labels", [fake_record("u", [11, 17], stable=False)])
     with pytest.raises(D.DataError, match="no packable"):
-        D.pack("v0", labels_dir=tmp_path / "labels", out_dir=tmp_path / "out")
+        D.pack("v0", labels_dir=tmp_path / "labels", out_dir=tmp_path / "out", min_materials_per_element=1)
     assert not (tmp_path / "out" / "versions.json").exists()
 
 
@@ -293,10 +293,12 @@ def test_cli_summary(packed, capsys):
     assert s["atoms_per_cell"] == {"min": 1, "max": 4} and s["max_imaginary_weight"] == 0.0
     assert {"n_elements", "n_structure_types", "elements_with_ge5"} <= set(s)
     labels = out.parent / "labels"
-    assert D.main(["pack", "--version", "v1", "--labels-dir", str(labels), "--out-dir", str(out)]) == 0
+    assert D.main(["pack", "--version", "v1", "--labels-dir", str(labels), "--out-dir", str(out),
+                   "--min-per-element", "1"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["files"]["phonon_dos_v1.npz"]["n_materials"] == 12 and D.latest_version(out) == "v1"
-    assert D.main(["pack", "--version", "v1", "--labels-dir", str(labels), "--out-dir", str(out)]) == 1
+    assert D.main(["pack", "--version", "v1", "--labels-dir", str(labels), "--out-dir", str(out),
+                   "--min-per-element", "1"]) == 1
     assert "already packed" in capsys.readouterr().err
 
 
@@ -600,11 +602,20 @@ def test_pack_excludes_atoms_isolated_at_the_graph_cutoff(tmp_path):
     (labels / "pending").mkdir(parents=True)
     for r in recs:
         (labels / "pending" / f"{r['id']}.json").write_text(json.dumps(r))
-    D.pack("v0", labels_dir=labels, out_dir=out, seed=0)
+    D.pack("v0", labels_dir=labels, out_dir=out, seed=0, min_materials_per_element=1)
     ds = D.load_dataset("v0", data_dir=out)
     assert "lonely" not in ds.ids.tolist() and len(ds) == 12
     assert ds.meta["excluded"]["isolated_at_r_max"]["ids"] == ["lonely"]
     assert ds.meta["counts"]["excluded_isolated"] == 1
+
+
+def test_pack_applies_the_rare_element_rule_by_default(tmp_path):
+    """Default: 12 materials, each element in 1–2 of them → nothing left, and the error says why and what to do."""
+    labels = tmp_path / "labels"
+    synthetic_labels(labels)
+    with pytest.raises(D.DataError, match=r"fewer than 5 materials \(.*Na.*\).*--min-per-element 1"):
+        D.pack("v0", labels_dir=labels, out_dir=tmp_path / "out")
+    assert not (tmp_path / "out" / "versions.json").exists()
 
 
 def test_drop_rare_elements_repeats_until_every_element_has_enough():

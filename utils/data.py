@@ -948,7 +948,7 @@ def _npz_bytes(arrays: dict) -> bytes:
 
 
 def pack(version: str, labels_dir: Path | str = LABELS_DIR, out_dir: Path | str = DATA_DIR, seed: int = 0,
-         force: bool = False) -> dict:
+         force: bool = False, min_materials_per_element: int = MIN_MATERIALS_PER_ELEMENT) -> dict:
     """Pack labelled records into ``<out_dir>/phonon_dos_<version>.npz`` (+ ``alloys_<version>.npz``).
 
     Collects stable records of set 'main' (deduplicated by id; a shard's copy wins over pending/), drops invalid ones
@@ -962,6 +962,8 @@ def pack(version: str, labels_dir: Path | str = LABELS_DIR, out_dir: Path | str 
         labels_dir: the labelling output (pending/, failed/, shards/).
         out_dir: where the npz files and versions.json go.
         seed: split seed.
+        min_materials_per_element: drop materials with an element found in fewer materials
+            (:func:`drop_rare_elements`; 1 keeps all).
     Returns:
         dict with the written files, their sha256, counts and timings.
     """
@@ -1016,7 +1018,12 @@ def pack(version: str, labels_dir: Path | str = LABELS_DIR, out_dir: Path | str 
         keep.sort(key=lambda r: r["id"])
         rare_ids, rare_els = [], []
         if set_name == "main":
-            keep, rare_ids, rare_els = drop_rare_elements(keep)
+            keep, rare_ids, rare_els = drop_rare_elements(keep, min_materials_per_element)
+            if not keep:
+                raise DataError(f"every stable material under {labels_dir} contains an element found in fewer than "
+                                f"{min_materials_per_element} materials ({', '.join(rare_els)}): label more "
+                                "materials with these elements, or pack with min_materials_per_element=1 "
+                                "(--min-per-element 1) to keep them")
             els = [{int(z) for z in r["structure"]["numbers"]} for r in keep]
             split, split_seed = _balanced_split_checked(els, seed)
         else:
@@ -1030,7 +1037,7 @@ def pack(version: str, labels_dir: Path | str = LABELS_DIR, out_dir: Path | str 
             count=len(isolated_ids), ids=sorted(isolated_ids))
         meta["counts"]["excluded_rare"] = len(rare_ids)
         meta["excluded"]["rare_elements"] = dict(
-            rule=f"contains an element found in fewer than {MIN_MATERIALS_PER_ELEMENT} materials (repeated until "
+            rule=f"contains an element found in fewer than {min_materials_per_element} materials (repeated until "
                  "none is)", count=len(rare_ids), ids=rare_ids, elements=rare_els)
         arrays["meta_json"] = np.array(json.dumps(meta))
         data = _npz_bytes(arrays)
@@ -1363,11 +1370,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out-dir", type=Path, default=None, help="default: --data-dir")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="overwrite an existing version")
+    p.add_argument("--min-per-element", type=int, default=MIN_MATERIALS_PER_ELEMENT,
+                   help="drop materials with an element found in fewer materials (default %(default)s; 1 keeps all)")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "pack":
             res = pack(args.version, labels_dir=args.labels_dir, out_dir=args.out_dir or args.data_dir,
-                       seed=args.seed, force=args.force)
+                       seed=args.seed, force=args.force, min_materials_per_element=args.min_per_element)
             print(json.dumps(res))
             return 0
         if args.summary:
