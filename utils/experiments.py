@@ -29,8 +29,8 @@ Runs that coincide are trained once (:func:`plan_runs`): the 100 % learning-curv
 an ensemble member is a seed run, the e3nn model of experiment 2 is that of experiment 1 without hold-out.
 :func:`run_claims` writes ``data/experiments/claims_<budget>.json`` atomically after each run and skips the runs
 already there. Budgets (:data:`BUDGETS`): ``tiny`` (minutes: tests, FAST re-runs) and ``full`` (40 epochs;
-≈ 45 min with 2 workers on 2 CPU cores for ~1,100 training materials). Both use smaller "fast" network sizes than the series' default model
-(``ModelConfig()``); the sizes are stored in the results file.
+≈ 45 min with 2 workers on 2 CPU cores for ~1,100 training materials; 33 min measured on v1). Both use smaller
+"fast" network sizes than the series' default model (``ModelConfig()``); the sizes are stored in the results file.
 
 Example::
 
