@@ -38,3 +38,22 @@ def test_share_of_compared_code_cells():
     report = ", ".join(f"{name} {share:.0%}" for name, share in shares.items())
     print(f"share of code cells whose output nbval compares: {report}")
     assert min(shares.values()) >= 0.5, report
+
+
+def test_fast_mode_leaves_committed_figures_alone(monkeypatch, tmp_path):
+    """FAST=1 (CI, nbval): save_figure writes outside figures/, unless a folder is given explicitly."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from utils.plot import save_figure
+    monkeypatch.setenv("FAST", "1")
+    fig = plt.figure()
+    try:
+        path = save_figure(fig, "fast_mode_probe")
+        explicit = save_figure(fig, "fast_mode_probe", folder=tmp_path)
+    finally:
+        plt.close(fig)
+    figures = Path(__file__).resolve().parents[1] / "figures"
+    assert path.exists() and figures not in path.parents and not (figures / "fast_mode_probe.png").exists()
+    assert explicit == tmp_path / "fast_mode_probe.png" and explicit.exists()

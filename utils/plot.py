@@ -92,7 +92,15 @@ def quartile_grid(freq_cm1, targets, predictions, errors, titles, n_per_quartile
 
 
 def save_figure(fig, name: str, folder: str | Path | None = None) -> Path:
-    """Save `fig` as PNG under the repository's figures/ folder (or `folder`); returns the path."""
+    """Save `fig` as PNG under the repository's figures/ folder (or `folder`); returns the path.
+
+    In FAST mode (``FAST=1``: CI, ``make test``) a figure without an explicit `folder` goes to a temporary
+    folder instead: the committed figures/ are the full-mode outputs, and a test run must not rewrite them.
+    """
+    from . import is_fast
+    if folder is None and is_fast():
+        import tempfile
+        folder = Path(tempfile.gettempdir()) / "phonon_dos_e3nn_fast_figures"
     folder = Path(folder) if folder else Path(__file__).resolve().parents[1] / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
