@@ -870,7 +870,6 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
     # ---- cost
     add("## 4. Labelling cost\n")
     if have_wall.any():
-        device = label_dev
         part = {k: np.nansum(v) for k, v in cost.items()}
         tot = sum(part.values())
         add("Measured per material from the stored timings (`wall_s`: wall-clock seconds of one worker process from "
@@ -880,8 +879,8 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
             "next to 6 CPU workers on the same 16-core machine), so their `wall_s` is per worker, with the GPU "
             "shared:\n")
         rows = []
-        for dev in sorted(set(device[have_wall].tolist())):
-            ww = wall[have_wall & (device == dev)]
+        for dev in sorted(set(label_dev[have_wall].tolist())):
+            ww = wall[have_wall & (label_dev == dev)]
             rows.append([dev, _fmt(len(ww)), _fmt(float(np.median(ww)), 1), _fmt(float(np.quantile(ww, 0.9)), 1),
                          _fmt(float(ww.max()), 1), f"{ww.sum() / 3600:.2f} h"])
         add(_md_table(["device", "materials", "median s", "90th pct s", "max s", "total worker time"], rows,

@@ -799,15 +799,17 @@ def drop_rare_elements(recs: list[dict], min_materials: int = MIN_MATERIALS_PER_
     (kept records, dropped ids, dropped element symbols). A model cannot learn an element from 1–4 examples
     (and the split could not place it in every part), so the set promises every element in ≥ min_materials.
     """
-    keep, dropped_ids, dropped_els = list(recs), [], set()
+    keep = [(r, {int(z) for z in r["structure"]["numbers"]}) for r in recs]   # (record, its elements)
+    dropped_ids, dropped_els = [], set()
     while True:
-        count = Counter(z for r in keep for z in {int(z) for z in r["structure"]["numbers"]})
+        count = Counter(z for _, els in keep for z in els)
         rare = {z for z, c in count.items() if c < min_materials}
         if not rare:
-            return keep, sorted(dropped_ids), sorted((_SYMBOLS[z] for z in dropped_els), key=lambda e: _Z[e])
+            return ([r for r, _ in keep], sorted(dropped_ids),
+                    sorted((_SYMBOLS[z] for z in dropped_els), key=lambda e: _Z[e]))
         dropped_els |= rare
-        dropped_ids += [r["id"] for r in keep if rare & {int(z) for z in r["structure"]["numbers"]}]
-        keep = [r for r in keep if not rare & {int(z) for z in r["structure"]["numbers"]}]
+        dropped_ids += [r["id"] for r, els in keep if rare & els]
+        keep = [(r, els) for r, els in keep if not rare & els]
 
 
 def _has_isolated_atom(structure: dict, r_max: float) -> bool:
