@@ -37,7 +37,8 @@ class LabelSettings:
     mesh_max: int = 24
     fmax_eV_A: float = 0.005
     relax_steps: int = 300
-    max_volume_change: float = 0.25
+    max_volume_change: float = 0.5      # catches collapsing or exploding cells only (starting volumes are scanned)
+    volume_scan: tuple = (0.70, 0.80, 0.90, 1.00, 1.10, 1.20, 1.35)   # volume factors of the E–V pre-scan
     sigma_fine_cm1: float = 5.0
     sigma_coarse_cm1: float = 20.0
     imaginary_threshold_cm1: float = -10.0
@@ -67,6 +68,38 @@ def supercell_matrix(cell: np.ndarray, min_length_A: float) -> np.ndarray:
     return np.diag(np.maximum(1, np.ceil(min_length_A / lengths - 1e-9)).astype(int))
 
 
+def scan_volume(atoms, calc, settings: LabelSettings) -> dict:
+    """Rescale `atoms` in place to the minimum of the potential's energy–volume curve (a short pre-scan).
+
+    Single-point energies at the volume factors ``settings.volume_scan`` (isotropic scaling, fractional coordinates
+    kept); the minimum of a parabola through the lowest point and its two neighbours sets the new volume. If the
+    lowest energy lies at an end of the scan, that end is taken (relaxation continues from there). So the starting
+    volume of a substituted candidate is the potential's own, and the volume rule of :func:`relax` only catches
+    collapsing or exploding cells. Returns the factors, energies (eV/atom) and the chosen factor.
+    """
+    v0 = atoms.get_volume()
+    cell0 = np.asarray(atoms.cell[:]).copy()
+    factors = np.asarray(settings.volume_scan, float)
+    energies = []
+    for f in factors:
+        atoms.set_cell(cell0 * f ** (1 / 3), scale_atoms=True)
+        atoms.calc = calc
+        e = float(atoms.get_potential_energy()) / len(atoms)
+        energies.append(e if np.isfinite(e) else np.inf)
+    energies = np.asarray(energies)
+    if not np.isfinite(energies).any():
+        raise LabelError("the potential gave no finite energy in the volume scan")
+    i = int(np.argmin(energies))
+    best = factors[i]
+    if 0 < i < len(factors) - 1:
+        a, b, _ = np.polyfit(factors[i - 1:i + 2], energies[i - 1:i + 2], 2)
+        if a > 0:
+            best = float(np.clip(-b / (2 * a), factors[i - 1], factors[i + 1]))
+    atoms.set_cell(cell0 * best ** (1 / 3), scale_atoms=True)
+    return dict(factors=factors.round(4).tolist(), energies_eV_atom=np.round(energies, 6).tolist(),
+                chosen_factor=round(float(best), 4), start_volume_A3=round(float(v0), 4))
+
+
 def relax(atoms, calc, settings: LabelSettings) -> dict:
     """Relax cell and positions in place, keeping the space group (ase FixSymmetry + FrechetCellFilter)."""
     from ase.constraints import FixSymmetry
@@ -84,8 +117,9 @@ def relax(atoms, calc, settings: LabelSettings) -> dict:
     dv = atoms.get_volume() / v0 - 1.0
     if not np.isfinite(dv) or abs(dv) > settings.max_volume_change:
         raise LabelError(f"volume changed by {dv:+.0%} on relaxation (limit ±{settings.max_volume_change:.0%})")
+    energy = float(atoms.get_potential_energy()) / len(atoms)
     return dict(converged=converged, steps=int(opt.nsteps), residual_force_eV_A=fmax,
-                residual_stress_eV_A3=stress, volume_change=float(dv))
+                residual_stress_eV_A3=stress, volume_change=float(dv), energy_per_atom_eV=energy)
 
 
 def force_constants(atoms, calc, settings: LabelSettings):
@@ -164,12 +198,20 @@ def dos_from_phonopy(phonon, symbols: list[str], settings: LabelSettings) -> dic
     )
 
 
-def label_atoms(atoms, calc, settings: LabelSettings | None = None) -> dict:
-    """Relax, compute phonons and DoS of one ase `Atoms`; raises LabelError for an unusable material."""
+def label_atoms(atoms, calc, settings: LabelSettings | None = None, volume_scan: bool = False) -> dict:
+    """Relax, compute phonons and DoS of one ase `Atoms`; raises LabelError for an unusable material.
+
+    volume_scan: first move to the minimum of the potential's E–V curve (:func:`scan_volume`); used for
+    substituted candidates, whose starting volume is an estimate. Known crystals start at the experimental volume.
+    The record holds the potential's energy per atom of the relaxed structure (``energy_per_atom_eV``, eV).
+    """
     settings = settings or LabelSettings()
     atoms = atoms.copy()
     t0 = time.perf_counter()
+    scan = scan_volume(atoms, calc, settings) if volume_scan else None
     relax_info = relax(atoms, calc, settings)
+    if scan is not None:
+        relax_info["volume_scan"] = scan
     t1 = time.perf_counter()
     phonon, fc_info = force_constants(atoms, calc, settings)
     t2 = time.perf_counter()
@@ -179,7 +221,7 @@ def label_atoms(atoms, calc, settings: LabelSettings | None = None) -> dict:
         structure=dict(cell=np.asarray(atoms.cell[:]).round(8).tolist(),
                        numbers=atoms.get_atomic_numbers().tolist(),
                        frac_coords=atoms.get_scaled_positions().round(8).tolist()),
-        relax=relax_info, phonons=fc_info, **dos,
+        relax=relax_info, phonons=fc_info, energy_per_atom_eV=relax_info["energy_per_atom_eV"], **dos,
         seconds=dict(relax=round(t1 - t0, 2), forces=round(t2 - t1, 2), dos=round(t3 - t2, 2),
                      total=round(t3 - t0, 2)),
     )

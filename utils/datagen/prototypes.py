@@ -65,9 +65,18 @@ PROTOTYPES = {
     "olivine":      (62, dict(a=1, b=0.586, c=0.466), [("A", (0, 0, 0)), ("A", (0.2774, 0.25, 0.9915)),
                                                       ("B", (0.0943, 0.25, 0.4266)), ("X", (0.0916, 0.25, 0.7657)),
                                                       ("X", (0.4474, 0.25, 0.2215)), ("X", (0.1634, 0.033, 0.2774))]),
+    # LiFePO4 triphylite, the olivine structure with two cations ordered (Pnma; a 10.33, b 6.01, c 4.69 Å):
+    # Li 4a, Fe 4c, P 4c, O 4c, 4c, 8d (Andersson et al., Solid State Ionics 130, 41 (2000)); 28 atoms
+    "triphylite":   (62, dict(a=1, b=0.582, c=0.454), [("A", (0, 0, 0)), ("B", (0.282, 0.25, 0.975)),
+                                                      ("C", (0.095, 0.25, 0.418)), ("X", (0.097, 0.25, 0.743)),
+                                                      ("X", (0.457, 0.25, 0.206)), ("X", (0.166, 0.046, 0.285))]),
+    # Bi2Te3 tetradymite (R-3m, hexagonal axes; a 4.39, c 30.50 Å): Te1 3a, Bi 6c z = 0.4001, Te2 6c z = 0.7872
+    "tetradymite":  (166, dict(a=1, c=6.95), [("X", (0, 0, 0)), ("A", (0, 0, 0.4001)), ("X", (0, 0, 0.7872))]),
+    # Mg3Sb2 / CaAl2Si2 type (P-3m1; a 4.57, c 7.23 Å for Mg3Sb2): B 1a, A 2d z = 0.63, X 2d z = 0.23
+    "anti_La2O3":   (164, dict(a=1, c=1.58), [("B", (0, 0, 0)), ("A", (1 / 3, 2 / 3, 0.63)), ("X", (1 / 3, 2 / 3, 0.23))]),
 }
 
-LAYERED = {"cadmium_iodide", "molybdenite_2H"}
+LAYERED = {"cadmium_iodide", "molybdenite_2H", "tetradymite"}
 
 # Ionic families: seed compounds (species per role) of known members; substitutions are drawn from them.
 IONIC_SEEDS = {
@@ -392,13 +401,19 @@ def order_for_coverage(cands: list[dict], seed: int = 0) -> list[dict]:
     return ordered
 
 
-def candidate_list(limit: int | None = None, threshold: float = 2e-4) -> list[dict]:
-    """Ordered candidates: dicts with id, prototype, mapping (role → species); build with `build_candidate`.
+def candidate_list(limit: int | None = None, threshold: float = 2e-4, known: bool = True) -> list[dict]:
+    """Ordered candidates: known crystals first (:mod:`utils.datagen.known`, built at their experimental volume,
+    ``origin = "known"``), then substituted ones (``origin = "substituted"``: id, prototype, mapping role → species;
+    build with `build_candidate`; the labeller scans the potential's energy–volume curve before relaxing them).
 
-    Structures are built lazily (by the labelling workers), since the volume prediction costs ~0.5 s each.
+    Substituted structures are built lazily (by the labelling workers), since the volume prediction costs ~0.5 s each.
     """
-    out = [dict(id=candidate_id(c["prototype"], c["mapping"]), prototype=c["prototype"], mapping=c["mapping"],
-                score=c["score"]) for c in order_for_coverage(raw_candidates(threshold))]
+    out = []
+    if known:
+        from .known import known_candidates
+        out = [dict(c) for c in known_candidates()]
+    out += [dict(id=candidate_id(c["prototype"], c["mapping"]), prototype=c["prototype"], mapping=c["mapping"],
+                 score=c["score"], origin="substituted") for c in order_for_coverage(raw_candidates(threshold))]
     return out[:limit] if limit else out
 
 

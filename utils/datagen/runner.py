@@ -102,7 +102,7 @@ def _label_one(task: dict) -> dict:
         atoms, formula = _task_atoms(task)
         if len(atoms) > task["max_atoms"]:
             raise LabelError(f"{len(atoms)} atoms in the cell exceeds --max-atoms {task['max_atoms']}")
-        rec = label_atoms(atoms, _CALC, settings)
+        rec = label_atoms(atoms, _CALC, settings, volume_scan=task.get("origin") == "substituted")
         rec["ok"] = True
     except LabelError as exc:
         rec = dict(ok=False, reason=str(exc))
@@ -113,7 +113,8 @@ def _label_one(task: dict) -> dict:
     finally:
         signal.alarm(0)
     rec["wall_s"] = round(time.perf_counter() - t0, 2)
-    return {"formula": formula, **{k: task[k] for k in ("id", "prototype", "set", "mapping") if k in task},
+    return {"formula": formula, **{k: task[k] for k in ("id", "prototype", "set", "mapping", "origin", "source", "name",
+                                                        "bond_class") if k in task},
             **{k: task[k] for k in ("x", "series") if k in task}, **rec}
 
 
@@ -258,6 +259,64 @@ def cmd_export_tasks(args) -> int:
     return 0
 
 
+def stored_energies(out: Path = DEFAULT_OUT) -> dict[str, float]:
+    """id → the potential's energy per atom (eV) of the relaxed structure: from the records themselves (labelled since
+    energies are stored) and from the single points of ``energies/*.jsonl.gz`` (records labelled before)."""
+    found: dict[str, float] = {}
+    for p in sorted((out / "energies").glob("energies-*.jsonl.gz")):
+        with gzip.open(p, "rt") as fh:
+            for line in fh:
+                if line.strip():
+                    row = json.loads(line)
+                    found[row["id"]] = float(row["energy_per_atom_eV"])
+    for rec in iter_records(out):
+        if rec.get("ok") and isinstance(rec.get("energy_per_atom_eV"), (int, float)):
+            found[rec["id"]] = float(rec["energy_per_atom_eV"])
+    return found
+
+
+def _single_point(rec: dict) -> dict:
+    from .label import atoms_from_lists
+    atoms = atoms_from_lists(rec["structure"])
+    atoms.calc = _CALC
+    return dict(id=rec["id"], energy_per_atom_eV=round(float(atoms.get_potential_energy()) / len(atoms), 6))
+
+
+def _write_new_file(folder: Path, stem: str, data: bytes) -> Path:
+    """Write `data` to the next free ``<stem>-NNNN.jsonl.gz`` in `folder`; never overwrites (O_EXCL)."""
+    import os
+    folder.mkdir(parents=True, exist_ok=True)
+    n = 1 + max([int(p.name.split("-")[-1].split(".")[0]) for p in folder.glob(f"{stem}-*.jsonl.gz")] or [-1])
+    while True:
+        path = folder / f"{stem}-{n:04d}.jsonl.gz"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:
+            n += 1
+            continue
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return path
+
+
+def cmd_energies(args) -> int:
+    """Single-point energies (eV/atom) of the stored relaxed structures that lack one, in resumable chunks."""
+    have = stored_energies(args.out)
+    todo = [r for r in iter_records(args.out) if r.get("ok") and r.get("structure") and r["id"] not in have]
+    print(f"{len(todo)} relaxed structures without an energy; {len(have)} have one", flush=True)
+    ctx = mp.get_context("spawn")
+    t0 = time.monotonic()
+    with ctx.Pool(args.workers, initializer=_init_worker, initargs=(args.calculator, args.device)) as pool:
+        for start in range(0, len(todo), args.chunk):
+            rows = pool.map(_single_point, todo[start:start + args.chunk])
+            data = gzip.compress(("\n".join(json.dumps(r) for r in rows) + "\n").encode())
+            path = _write_new_file(args.out / "energies", "energies", data)
+            print(f"{start + len(rows)}/{len(todo)} → {path.name} ({time.monotonic() - t0:.0f} s)", flush=True)
+    return 0
+
+
 def cmd_status(args) -> int:
     from collections import Counter
     recs = list(iter_records(args.out))
@@ -299,6 +358,11 @@ def main(parser) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--device", default="cpu")
     p.add_argument("--file", type=Path, default=None, help="default: data/reference/label_convergence_raw.json.gz")
+    p = sub.add_parser("energies", help="the potential's energy of stored relaxed structures that lack one")
+    p.add_argument("--calculator", default="7net-l3i5")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--chunk", type=int, default=200, help="records per energies file")
     for name in ("pack-shard", "status"):
         sub.add_parser(name)
     for sp in sub.choices.values():
@@ -309,4 +373,4 @@ def main(parser) -> int:
         args.file = args.file or RAW
         return cmd_converge(args)
     return {"label": cmd_label, "pack-shard": cmd_pack_shard, "status": cmd_status,
-            "export-tasks": cmd_export_tasks}[args.cmd](args)
+            "export-tasks": cmd_export_tasks, "energies": cmd_energies}[args.cmd](args)
