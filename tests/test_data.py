@@ -565,9 +565,10 @@ def test_real_splits(real_ds):
     parts = [set(ds.split(s).tolist()) for s in D.SPLIT_NAMES]
     assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
     assert set.union(*parts) == set(range(n))
-    if n >= 200:
-        frac = np.array([len(p) for p in parts]) / n
-        assert np.allclose(frac, D.SPLIT_FRACTIONS, atol=0.02), frac
+    if n >= 200:   # train/valid/test shares of the materials outside the benchmark (polymorphs of its members go to test)
+        sizes = np.array([len(p) for p in parts[:3]], float)
+        frac = sizes / sizes.sum()
+        assert np.allclose(frac, D.SPLIT_FRACTIONS, atol=0.03), frac
     sets = [ds.species(i) for i in range(n)]
     assert D.split_balance_violations(sets, ds.split_codes) == []
 

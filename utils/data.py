@@ -85,7 +85,7 @@ ORIGINAL_COLUMNS = ("mp_id", "structure", "phfreq", "phdos", "pdos")
 FREQ_CM1 = np.linspace(0.0, 1000.0, 51)           # coarse target grid (cm⁻¹), max-normalized DoS
 FINE_FREQ_CM1 = np.arange(1001) * 2.0             # fine grid 0..2000 cm⁻¹ step 2, DoS integrates to 3N
 FREQ_CM1.flags.writeable = FINE_FREQ_CM1.flags.writeable = False
-SPLIT_NAMES = ("train", "valid", "test")
+SPLIT_NAMES = ("train", "valid", "test", "benchmark")   # benchmark: known crystals, from v2 on (code 3)
 SPLIT_FRACTIONS = (0.78, 0.09, 0.13)              # the original tutorial's 1192/137/192 of 1521
 MIN_MATERIALS_PER_ELEMENT = 5   # every element of a packed version occurs in at least this many materials
 LIGHT_MODE_LIMIT = 0.05      # exclude materials with > 5 % of their modes above 1000 cm⁻¹ (outside the target)
@@ -620,6 +620,7 @@ class PhononDataset:
             max_imaginary_weight=None if not np.isfinite(iw).any() else round(float(np.nanmax(iw)), 6),
             grid=dict(n=len(self.freq_cm1), min_cm1=float(self.freq_cm1[0]), max_cm1=float(self.freq_cm1[-1])),
             elements_with_ge5=sum(c >= 5 for c in counts.values()),
+            **({"origin": dict(Counter(self._a["origin"].tolist()))} if "origin" in self._a else {}),
             atoms_per_cell=dict(min=int(n_atoms.min()), max=int(n_atoms.max())) if len(self) else None,
             sha256=self.sha256)
 
@@ -933,7 +934,7 @@ def _set_meta(version: str, set_name: str, all_recs: list[dict], packed: list[di
                              by_prototype={p: dict(c) for p, c in sorted(by_proto.items())},
                              prototypes_with_several_types=sorted(p for p, c in by_proto.items() if len(c) > 1)),
         elements=dict(sorted(elements.items(), key=lambda kv: _Z[kv[0]])),
-        split=dict(names=list(SPLIT_NAMES), codes=[0, 1, 2], fractions=list(SPLIT_FRACTIONS), seed=split_seed,
+        split=dict(names=list(SPLIT_NAMES), codes=list(range(len(SPLIT_NAMES))), fractions=list(SPLIT_FRACTIONS), seed=split_seed,
                    method="element_balanced_split (greedy proportional apportionment, rarest element first, "
                           "then balance-repairing swaps)"
                    if set_name == "main" else "alloys are never trained on: all in 'test'",
@@ -949,8 +950,95 @@ def _npz_bytes(arrays: dict) -> bytes:
     return buf.getvalue()
 
 
+def _apply_v2_rules(stable: list[dict], recs: list[dict], labels_dir: Path, benchmark_file) -> tuple[list, dict]:
+    """Dataset v2's filters on the stable, valid records of set 'main' (see :mod:`utils.datagen.filters`).
+
+    Drops: modes below −30 cm⁻¹; substituted candidates above the hull cut; records without an energy; a second
+    copy of one crystal (same formula and structure type: the known one, else the first id, is kept). Fixes the split
+    of benchmark members (3) and of every other polymorph of a member's composition (test, 2).
+    """
+    from .datagen.benchmark import MEMBERSHIP, read_membership
+    from .datagen.filters import MAX_E_HULL_EV, dynamically_stable, ground_states, hull_energies
+    from .datagen.runner import stored_energies
+
+    ref_path = labels_dir / "references.json"
+    if not ref_path.exists():
+        raise DataError(f"{ref_path} is missing: dataset v2 needs elemental reference energies for the convex hull; "
+                        "run `python -m utils.datagen references` first")
+    refs = {el: float(v["energy_per_atom_eV"]) for el, v in json.loads(ref_path.read_text()).items()}
+    energies = stored_energies(labels_dir)
+    labelled = [r for r in recs if r.get("ok") and r.get("structure")]
+    ehull = hull_energies(labelled, energies, refs)
+    gs = ground_states(labelled, energies)
+    members, member_sha = read_membership(benchmark_file or MEMBERSHIP)
+    member_ids = {m["id"] for m in members}
+    member_formulas = {m["formula"] for m in members}
+    drop = Counter()
+    drop_ids: dict[str, list] = {}
+    kept = []
+    fmin = np.array([float(r.get("min_freq_cm1", np.nan)) for r in stable])
+    for r in stable:
+        reason = None
+        if not dynamically_stable(r):
+            reason = "mode_below_-30_cm1"
+        elif r["id"] not in ehull:
+            reason = "no_energy_or_reference"
+        elif r.get("origin", "substituted") != "known" and ehull[r["id"]] > MAX_E_HULL_EV:
+            reason = "above_hull"
+        if reason:
+            drop[reason] += 1
+            drop_ids.setdefault(reason, []).append(r["id"])
+        else:
+            kept.append(r)
+    # one copy per crystal: the known one first, then by id
+    by_key: dict = {}
+    for r in sorted(kept, key=lambda r: (r.get("origin") != "known", r["id"])):
+        st = r["structure"]
+        key = (r.get("formula") or "", classify_structure(st["cell"], st["frac_coords"], st["numbers"])[1])
+        if key in by_key:
+            drop["duplicate_crystal"] += 1
+            drop_ids.setdefault("duplicate_crystal", []).append(r["id"])
+            continue
+        by_key[key] = r
+    kept = sorted(by_key.values(), key=lambda r: r["id"])
+    fixed = {}
+    for r in kept:
+        if r["id"] in member_ids:
+            fixed[r["id"]] = 3
+        elif r.get("formula") in member_formulas:
+            fixed[r["id"]] = 2
+    eh = np.array([ehull[r["id"]] for r in kept])
+    meta = dict(
+        rules=dict(stability="imaginary_weight <= 0.01 and min_freq_cm1 >= -30 (utils.datagen.filters)",
+                   hull=f"substituted candidates with E_hull > {MAX_E_HULL_EV} eV/atom dropped (Sun et al. 2016); "
+                        "hull over the labelled pool + elemental references, same potential",
+                   duplicates="one record per (formula, structure type); known crystals win"),
+        counts={f"excluded_{k}": v for k, v in drop.items()},
+        excluded_ids={k: sorted(v) for k, v in drop_ids.items()},
+        min_freq_cm1_quantiles_of_stable={str(q): float(np.nanquantile(fmin, q)) for q in (0, 0.01, 0.05, 0.5)}
+        if fmin.size else {},
+        e_above_hull_quantiles={str(q): float(np.quantile(eh, q)) for q in (0.5, 0.9, 0.99, 1.0)} if eh.size else {},
+        benchmark=dict(file=Path(benchmark_file or MEMBERSHIP).name, sha256=member_sha, n_members=len(members),
+                       n_packed=sum(v == 3 for v in fixed.values()),
+                       missing=sorted(m["name"] for m in members if m["id"] not in {r["id"] for r in kept}),
+                       polymorphs_moved_to_test=sum(v == 2 for v in fixed.values())),
+        origin={o: sum(r.get("origin", "substituted") == o for r in kept) for o in ("known", "substituted")})
+    return kept, dict(fixed_split=fixed, ehull=ehull, energies=energies, ground=gs, meta=meta)
+
+
+def _add_v2_arrays(arrays: dict, recs: list[dict], v2: dict) -> None:
+    arrays["origin"] = np.array([r.get("origin", "substituted") for r in recs], dtype=str)
+    arrays["source"] = np.array([r.get("source", "substitution") for r in recs], dtype=str)
+    arrays["names"] = np.array([r.get("name", "") for r in recs], dtype=str)
+    arrays["bond_class"] = np.array([r.get("bond_class", "") for r in recs], dtype=str)
+    arrays["energy_per_atom_eV"] = np.array([v2["energies"].get(r["id"], np.nan) for r in recs], np.float64)
+    arrays["e_above_hull_eV"] = np.array([v2["ehull"].get(r["id"], np.nan) for r in recs], np.float64)
+    arrays["ground_state"] = np.array([r["id"] in v2["ground"] for r in recs], bool)
+
+
 def pack(version: str, labels_dir: Path | str = LABELS_DIR, out_dir: Path | str = DATA_DIR, seed: int = 0,
-         force: bool = False, min_materials_per_element: int = MIN_MATERIALS_PER_ELEMENT) -> dict:
+         force: bool = False, min_materials_per_element: int = MIN_MATERIALS_PER_ELEMENT,
+         benchmark_file: Path | str | None = None, rules: str = "v1") -> dict:
     """Pack labelled records into ``<out_dir>/phonon_dos_<version>.npz`` (+ ``alloys_<version>.npz``).
 
     Collects stable records of set 'main' (deduplicated by id; a shard's copy wins over pending/), drops invalid ones
@@ -966,6 +1054,9 @@ def pack(version: str, labels_dir: Path | str = LABELS_DIR, out_dir: Path | str 
         seed: split seed.
         min_materials_per_element: drop materials with an element found in fewer materials
             (:func:`drop_rare_elements`; 1 keeps all).
+        benchmark_file: the known-crystal benchmark membership (rules 'v2'; default data/benchmark_known.json).
+        rules: 'v1' (stable = imaginary weight ≤ 1 %) or 'v2' (:func:`_apply_v2_rules`: modes ≥ −30 cm⁻¹, the hull
+            cut for substituted candidates, one copy per crystal, the benchmark split).
     Returns:
         dict with the written files, their sha256, counts and timings.
     """
@@ -1019,6 +1110,11 @@ def pack(version: str, labels_dir: Path | str = LABELS_DIR, out_dir: Path | str 
             continue
         keep.sort(key=lambda r: r["id"])
         rare_ids, rare_els = [], []
+        v2 = None
+        if rules not in ("v1", "v2"):
+            raise DataError(f"unknown packing rules {rules!r}: use 'v1' or 'v2'")
+        if set_name == "main" and rules == "v2":
+            keep, v2 = _apply_v2_rules(keep, recs, Path(labels_dir), benchmark_file)
         if set_name == "main":
             keep, rare_ids, rare_els = drop_rare_elements(keep, min_materials_per_element)
             if not keep:
@@ -1027,16 +1123,25 @@ def pack(version: str, labels_dir: Path | str = LABELS_DIR, out_dir: Path | str 
                                 "materials with these elements, or pack with min_materials_per_element=1 "
                                 "(--min-per-element 1) to keep them")
             els = [{int(z) for z in r["structure"]["numbers"]} for r in keep]
-            split, split_seed = _balanced_split_checked(els, seed)
+            fixed = np.array([v2["fixed_split"].get(r["id"], -1) if v2 else -1 for r in keep], np.int8)
+            free = np.flatnonzero(fixed < 0)
+            split = fixed.copy()
+            sub, split_seed = _balanced_split_checked([els[i] for i in free], seed)
+            split[free] = sub
         else:
             split, split_seed = np.full(len(keep), 2, np.int8), None
         arrays = _build_arrays(keep, split, alloys=set_name == "alloys")
+        if v2:
+            _add_v2_arrays(arrays, keep, v2)
         meta = _set_meta(version, set_name, recs, keep, arrays, invalid, invalid_ids, light_ids,
                          n_dup[set_name], split_seed)
         meta["counts"]["excluded_isolated"] = len(isolated_ids)
         meta["excluded"]["isolated_at_r_max"] = dict(
             rule=f"an atom without any neighbour within r_max = {GRAPH_R_MAX} Å (the series' graph cutoff)",
             count=len(isolated_ids), ids=sorted(isolated_ids))
+        if v2:
+            meta["v2"] = v2["meta"]
+            meta["counts"].update(v2["meta"]["counts"])
         meta["counts"]["excluded_rare"] = len(rare_ids)
         meta["excluded"]["rare_elements"] = dict(
             rule=f"contains an element found in fewer than {min_materials_per_element} materials (repeated until "
@@ -1372,13 +1477,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out-dir", type=Path, default=None, help="default: --data-dir")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="overwrite an existing version")
+    p.add_argument("--rules", choices=["v1", "v2"], default="v1",
+                   help="v2: stricter stability, hull cut, duplicates, known-crystal benchmark split")
     p.add_argument("--min-per-element", type=int, default=MIN_MATERIALS_PER_ELEMENT,
                    help="drop materials with an element found in fewer materials (default %(default)s; 1 keeps all)")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "pack":
             res = pack(args.version, labels_dir=args.labels_dir, out_dir=args.out_dir or args.data_dir,
-                       seed=args.seed, force=args.force, min_materials_per_element=args.min_per_element)
+                       seed=args.seed, force=args.force, min_materials_per_element=args.min_per_element,
+                       rules=args.rules)
             print(json.dumps(res))
             return 0
         if args.summary:

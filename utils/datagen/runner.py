@@ -317,6 +317,34 @@ def cmd_energies(args) -> int:
     return 0
 
 
+def _reference(symbol: str) -> dict:
+    from .filters import elemental_reference
+    try:
+        return elemental_reference(symbol, _CALC)
+    except Exception as exc:   # reported, the other elements go on
+        return dict(element=symbol, error=f"{type(exc).__name__}: {exc}")
+
+
+def cmd_references(args) -> int:
+    """Relax elemental reference structures of every element in the pool (resumable: references.json is extended)."""
+    from .prototypes import ALLOWED
+    path = args.out / "references.json"
+    have = json.loads(path.read_text()) if path.exists() else {}
+    todo = [el for el in ALLOWED if el not in have]
+    print(f"{len(todo)} elements without a reference energy", flush=True)
+    ctx = mp.get_context("spawn")
+    with ctx.Pool(args.workers, initializer=_init_worker, initargs=(args.calculator, args.device)) as pool:
+        for row in pool.imap_unordered(_reference, todo):
+            if "error" in row:
+                print(f"{row['element']}: {row['error']}", flush=True)
+                continue
+            have[row["element"]] = dict(structure=row["structure"], energy_per_atom_eV=row["energy_per_atom_eV"],
+                                        calculator=args.calculator)
+            atomic_write_text(path, json.dumps(dict(sorted(have.items())), indent=1) + "\n")
+    print(f"{len(have)} reference energies in {path.name}")
+    return 0
+
+
 def cmd_status(args) -> int:
     from collections import Counter
     recs = list(iter_records(args.out))
@@ -363,6 +391,14 @@ def main(parser) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--device", default="cpu")
     p.add_argument("--chunk", type=int, default=200, help="records per energies file")
+    p = sub.add_parser("references", help="elemental reference energies for the convex hull (references.json)")
+    p.add_argument("--calculator", default="7net-l3i5")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--device", default="cpu")
+    p = sub.add_parser("benchmark", help="write the known-crystal benchmark membership once (data/benchmark_known.json)")
+    p.add_argument("--file", type=Path, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--force", action="store_true", help="replace an existing membership file")
     for name in ("pack-shard", "status"):
         sub.add_parser(name)
     for sp in sub.choices.values():
@@ -372,5 +408,9 @@ def main(parser) -> int:
         from .convergence import RAW, cmd_converge
         args.file = args.file or RAW
         return cmd_converge(args)
+    if args.cmd == "benchmark":
+        from .benchmark import MEMBERSHIP, cmd_benchmark
+        args.file = args.file or MEMBERSHIP
+        return cmd_benchmark(args)
     return {"label": cmd_label, "pack-shard": cmd_pack_shard, "status": cmd_status,
-            "export-tasks": cmd_export_tasks, "energies": cmd_energies}[args.cmd](args)
+            "export-tasks": cmd_export_tasks, "energies": cmd_energies, "references": cmd_references}[args.cmd](args)
