@@ -728,13 +728,18 @@ def iter_label_records(labels_dir: Path | str = LABELS_DIR) -> Iterator[tuple[st
             except json.JSONDecodeError as exc:
                 raise DataError(f"{p}: not valid JSON ({exc})") from None
     for shard in sorted((labels_dir / "shards").glob("*.jsonl.gz")):
-        with gzip.open(shard, "rt") as fh:
-            for n, line in enumerate(fh, 1):
-                if line.strip():
-                    try:
-                        yield "shards", json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise DataError(f"{shard} line {n}: not valid JSON ({exc})") from None
+        n = 0
+        try:
+            with gzip.open(shard, "rt") as fh:
+                for n, line in enumerate(fh, 1):
+                    if line.strip():
+                        try:
+                            yield "shards", json.loads(line)
+                        except json.JSONDecodeError as exc:
+                            raise DataError(f"{shard} line {n}: not valid JSON ({exc})") from None
+        except (EOFError, OSError, UnicodeDecodeError) as exc:       # truncated or not gzip
+            raise DataError(f"{shard}: unreadable after line {n} ({type(exc).__name__}: {exc}); the shard is "
+                            "truncated or corrupt: restore it from git") from None
 
 
 def _finite(x) -> bool:
