@@ -27,7 +27,8 @@ from utils import data as D
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_CSV = Path(__file__).with_name("fixtures") / "original_sample.csv"
-FIXTURE_BLOB = D.git_blob_sha1(FIXTURE_CSV)      # the fixture is not the published file: tests pin it instead
+# the fixture is not the published file: tests pin its git blob SHA-1 instead (sha1 of b"blob <size>\0" + content)
+FIXTURE_BLOB = hashlib.sha1(b"blob %d\0" % len(FIXTURE_CSV.read_bytes()) + FIXTURE_CSV.read_bytes()).hexdigest()
 REAL_DIR = Path(os.environ.get("PHONON_DOS_DATA_DIR", D.DATA_DIR))
 
 COARSE = np.linspace(0, 1000, 51)
@@ -451,13 +452,13 @@ def _blob(body: bytes) -> str:
 def test_original_is_pinned_to_the_published_file(server, tmp_path):
     """Only the published data.csv (git blob a2042852…) is accepted: downloaded or placed in the cache."""
     base, _ = server
-    assert D.ORIGINAL_GIT_BLOB_SHA1 == "a20428522cf81f93207db1dcdb1de22e5b1b4cd6"
-    assert D.git_blob_sha1(FIXTURE_CSV) == _blob(FIXTURE_CSV.read_bytes())
     cache = tmp_path / "cache"
     with pytest.raises(D.ChecksumError) as err:                   # a 3-row file served as data.csv
         D.load_original(url=f"{base}/data.csv", cache_dir=cache, timeout=5)
     msg = str(err.value)
-    assert D.ORIGINAL_GIT_BLOB_SHA1 in msg and FIXTURE_BLOB in msg and "not the original file" in msg
+    assert "a20428522cf81f93207db1dcdb1de22e5b1b4cd6" in msg and FIXTURE_BLOB in msg and "not the original file" in msg
+    assert D.ORIGINAL_GIT_BLOB_SHA1 == "a20428522cf81f93207db1dcdb1de22e5b1b4cd6"
+    assert D.git_blob_sha1(FIXTURE_CSV) == _blob(FIXTURE_CSV.read_bytes()) == FIXTURE_BLOB
     assert not (cache / "data.csv").exists() and not (cache / "data.csv.part").exists()
     cache.mkdir(exist_ok=True)
     (cache / "data.csv").write_bytes(FIXTURE_CSV.read_bytes())   # … or placed in the cache by hand

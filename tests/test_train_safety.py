@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from utils.train import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint, meta_sha256, save_checkpoint
+from utils.train import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 CRYSTALS = [("NaCl", "rocksalt", 5.64, 200), ("Si", "diamond", 5.43, 450), ("Cu", "fcc", 3.61, 230),
@@ -56,6 +56,10 @@ def _train(*args) -> _Result:
             rc = T.main(["--epochs", "1", "--batch-size", "4", *map(str, args)])
         except SystemExit as exc:                    # argparse errors
             rc = exc.code
+        except Exception:                            # what the command line would show: a traceback
+            import traceback
+            rc = 1
+            err.write(traceback.format_exc())
     return _Result(rc, out.getvalue(), err.getvalue())
 
 
@@ -70,12 +74,14 @@ def test_training_without_out_never_touches_the_shipped_checkpoint(tmp_path, mon
     """Without --out: a new folder under runs/, printed; --out checkpoints/default needs --force."""
     from utils import train as T
 
-    assert T.RUNS_DIR == ROOT / "runs"
+    assert getattr(T, "RUNS_DIR", None) == ROOT / "runs"
     shipped = {p.name: p.read_bytes() for p in DEFAULT_CHECKPOINT.glob("*")} if DEFAULT_CHECKPOINT.exists() else {}
-    monkeypatch.setattr(T, "RUNS_DIR", tmp_path / "runs")          # keep the project's runs/ clean
+    monkeypatch.setattr(T, "RUNS_DIR", tmp_path / "runs", raising=False)   # keep the project's runs/ clean
     data = _data(tmp_path / "my.json")
     res = _train("--data", data)
     assert res.returncode == 0, res.stderr[-2000:]
+    assert {p.name: p.read_bytes() for p in DEFAULT_CHECKPOINT.glob("*")} == shipped
+    assert "checkpoint folder:" in res.stdout
     line = next(ln for ln in res.stdout.splitlines() if ln.startswith("checkpoint folder:"))
     out = Path(line.split(":", 1)[1].strip())
     assert out.parent == tmp_path / "runs" and (out / "model.json").exists() and (out / "model.pt").exists()
@@ -163,6 +169,7 @@ def test_metrics_belong_to_the_weights_they_describe(tmp_path):
     assert "metrics" not in load_checkpoint(tmp_path)[1]
 
 
+@pytest.mark.slow           # two trainings
 def test_forced_retraining_reports_its_own_metrics(tmp_path):
     out = tmp_path / "run"
     assert _train("--data", _data(tmp_path / "a.json"), "--out", out).returncode == 0
@@ -180,7 +187,6 @@ def test_edited_model_json_is_refused_and_old_ones_warn(tmp_path, capsys):
                                                           num_basis=6)),
                     extra=dict(freq_cm1=np.linspace(0, 1000, 51).tolist(), train_elements=["Na"]))
     meta = json.loads((tmp_path / "model.json").read_text())
-    assert meta["meta_sha256"] == meta_sha256(meta)
     for key, value in [("freq_cm1", np.linspace(0, 2000, 51).tolist()), ("train_elements", ["Na", "Cl"])]:
         (tmp_path / "model.json").write_text(json.dumps(dict(meta, **{key: value}), indent=1))
         with pytest.raises(CheckpointError, match="was modified after it was written"):
@@ -193,6 +199,8 @@ def test_edited_model_json_is_refused_and_old_ones_warn(tmp_path, capsys):
     from utils.predict import main as predict_main
     assert predict_main([str(ROOT / "tests/fixtures/predict/NaCl.cif"), "--checkpoint", str(tmp_path)]) == 2
     assert "was modified" in capsys.readouterr().err
+    from utils.train import meta_sha256
+    assert meta["meta_sha256"] == meta_sha256(meta)
     # a checkpoint written before the integrity record loads, with a warning
     old = {k: v for k, v in meta.items() if k != "meta_sha256"}
     (tmp_path / "model.json").write_text(json.dumps(old))
@@ -207,6 +215,8 @@ def test_shipped_checkpoint_carries_the_integrity_record():
     with warnings.catch_warnings():
         warnings.simplefilter("error")                       # no "no integrity record" warning
         _, meta = load_checkpoint(DEFAULT_CHECKPOINT)
+    assert "meta_sha256" in meta and "train_geometry" in meta
+    from utils.train import meta_sha256
     assert meta["meta_sha256"] == meta_sha256(meta)
 
 

@@ -270,7 +270,9 @@ def read_state(path) -> dict:
     tensors and plain containers only, nothing is unpickled. Raises ``CheckpointError`` otherwise."""
     path = Path(path)
     try:
-        st = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")      # torch's note on the pickle protocol of a foreign file
+            st = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:              # noqa: BLE001 - UnpicklingError, EOFError, zip errors …
         raise CheckpointError(f"{path}: not a plain tensor file, refused without unpickling it "
                               f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]}). Delete it and start "
