@@ -13,7 +13,7 @@ export TQDM_DISABLE := 1
 export PYTHONWARNINGS := ignore
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv tutorial test test-fast lab train bench book slides experiments labels data-summary clean
+.PHONY: help venv tutorial test test-fast lab train train-default bench book slides experiments labels data-summary clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -41,8 +41,11 @@ test-unit: $(STAMP) ## pytest only, no notebooks
 lab: $(STAMP) ## open JupyterLab on the notebooks
 	$(BIN)/jupyter lab notebooks/
 
-train: $(STAMP) ## retrain the shipped checkpoint from the embedded data (~2 min on 2 cores)
-	$(BIN)/python -m utils.train --out checkpoints/default
+train: $(STAMP) ## train the default model on the embedded data into a new folder runs/<date>-<time> (~7 min on 2 cores)
+	$(BIN)/python -m utils.train
+
+train-default: $(STAMP) ## (maintainers) retrain and REPLACE the shipped checkpoints/default (--force)
+	$(BIN)/python -m utils.train --out checkpoints/default --force
 
 labels: ## (optional, hours) label more materials with SevenNet + phonopy: needs `pip install -e .[datagen]`
 	$(BIN)/python -m utils.datagen label --calculator 7net-l3i5 --workers 2 --order yield $(LABEL_ARGS)

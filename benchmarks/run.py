@@ -952,7 +952,8 @@ def bench_full_training(inputs: dict, threads: int, tmp: Path, scale_materials: 
         sizes = write_scaled_dataset(inputs["dataset"], scale_materials, data_json)
         out = tmp / "scaled"
         r = run_with_peak_rss([py, "-m", "utils.train", "--data", str(data_json), "--out", str(out),
-                               "--epochs", str(scale_epochs)] + cli_threads, env=env, timeout_s=timeout_s, cwd=ROOT)
+                               "--epochs", str(scale_epochs), "--allow-duplicates"] + cli_threads,  # repeats on purpose
+                              env=env, timeout_s=timeout_s, cwd=ROOT)
         r.update(_read_history(out))
         r["materials"] = scale_materials
         r["split"] = sizes

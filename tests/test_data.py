@@ -27,6 +27,8 @@ from utils import data as D
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_CSV = Path(__file__).with_name("fixtures") / "original_sample.csv"
+# the fixture is not the published file: tests pin its git blob SHA-1 instead (sha1 of b"blob <size>\0" + content)
+FIXTURE_BLOB = hashlib.sha1(b"blob %d\0" % len(FIXTURE_CSV.read_bytes()) + FIXTURE_CSV.read_bytes()).hexdigest()
 REAL_DIR = Path(os.environ.get("PHONON_DOS_DATA_DIR", D.DATA_DIR))
 
 COARSE = np.linspace(0, 1000, 51)
@@ -364,7 +366,7 @@ def server():
 def test_original_success_and_cache(server, tmp_path, capsys, monkeypatch):
     base, h = server
     cache = tmp_path / "cache"
-    ds = D.load_original(url=f"{base}/data.csv", cache_dir=cache, timeout=5)
+    ds = D.load_original(url=f"{base}/data.csv", cache_dir=cache, timeout=5, expected_git_blob=FIXTURE_BLOB)
     assert capsys.readouterr().err == ""                                        # TQDM_DISABLE=1 silences the bar
     sha = hashlib.sha256(FIXTURE_CSV.read_bytes()).hexdigest()
     assert (cache / "data.csv").read_bytes() == FIXTURE_CSV.read_bytes() and not (cache / "data.csv.part").exists()
@@ -384,7 +386,7 @@ def test_original_success_and_cache(server, tmp_path, capsys, monkeypatch):
         raise AssertionError("parsed again despite the cache")
 
     monkeypatch.setattr(D, "_parse_original_arrays", _no_parse)
-    ds2 = D.load_dataset(source="original", url=f"{base}/data.csv", cache_dir=cache)
+    ds2 = D.load_dataset(source="original", url=f"{base}/data.csv", cache_dir=cache, expected_git_blob=FIXTURE_BLOB)
     assert len(h.log) == n_requests and ds2.sha256 == sha                       # served from the caches
     assert ds2.ids.tolist() == ds.ids.tolist() and np.array_equal(ds2.dos, ds.dos)
     assert ds2.structure_types.tolist() == ds.structure_types.tolist()
@@ -394,7 +396,7 @@ def test_original_success_and_cache(server, tmp_path, capsys, monkeypatch):
 def test_original_progress_bar(server, tmp_path, capsys, monkeypatch):
     base, _ = server
     monkeypatch.delenv("TQDM_DISABLE")
-    D.download_original(url=f"{base}/data.csv", cache_dir=tmp_path, timeout=5)
+    D.download_original(url=f"{base}/data.csv", cache_dir=tmp_path, timeout=5, expected_git_blob=FIXTURE_BLOB)
     assert "downloading data.csv" in capsys.readouterr().err
 
 
@@ -403,11 +405,11 @@ def test_original_interrupted_then_resumed(server, tmp_path):
     cache = tmp_path / "cache"
     h.mode["truncate_once"] = True
     with pytest.raises(D.DownloadInterrupted) as err:
-        D.download_original(url=f"{base}/data.csv", cache_dir=cache, timeout=5)
+        D.download_original(url=f"{base}/data.csv", cache_dir=cache, timeout=5, expected_git_blob=FIXTURE_BLOB)
     assert "interrupted" in str(err.value) and "load_dataset()" in str(err.value)
     assert not (cache / "data.csv").exists() and (cache / "data.csv.part").exists()
     assert 0 < (cache / "data.csv.part").stat().st_size < FIXTURE_CSV.stat().st_size
-    path = D.download_original(url=f"{base}/data.csv", cache_dir=cache, timeout=5)
+    path = D.download_original(url=f"{base}/data.csv", cache_dir=cache, timeout=5, expected_git_blob=FIXTURE_BLOB)
     assert h.log[-1][1] is not None                                             # resumed with a Range request
     assert path.read_bytes() == FIXTURE_CSV.read_bytes() and not (cache / "data.csv.part").exists()
 
@@ -417,29 +419,54 @@ def test_original_restarts_if_server_ignores_range(server, tmp_path):
     cache = tmp_path / "cache"
     h.mode["truncate_once"] = True
     with pytest.raises(D.DownloadInterrupted):
-        D.download_original(url=f"{base}/data.csv", cache_dir=cache, timeout=5)
+        D.download_original(url=f"{base}/data.csv", cache_dir=cache, timeout=5, expected_git_blob=FIXTURE_BLOB)
     h.mode["ignore_range"] = True
-    path = D.download_original(url=f"{base}/data.csv", cache_dir=cache, timeout=5)
+    path = D.download_original(url=f"{base}/data.csv", cache_dir=cache, timeout=5, expected_git_blob=FIXTURE_BLOB)
     assert path.read_bytes() == FIXTURE_CSV.read_bytes()
 
 
 def test_original_corrupt_cache(server, tmp_path):
     base, _ = server
     cache = tmp_path / "cache"
-    path = D.download_original(url=f"{base}/data.csv", cache_dir=cache, timeout=5)
+    path = D.download_original(url=f"{base}/data.csv", cache_dir=cache, timeout=5, expected_git_blob=FIXTURE_BLOB)
     good = hashlib.sha256(path.read_bytes()).hexdigest()
     path.write_bytes(path.read_bytes().replace(b"mp-1000,", b"mp-1001,", 1))
     bad = hashlib.sha256(path.read_bytes()).hexdigest()
     with pytest.raises(D.ChecksumError) as err:
-        D.load_original(url=f"{base}/data.csv", cache_dir=cache)
+        D.load_original(url=f"{base}/data.csv", cache_dir=cache, expected_git_blob=FIXTURE_BLOB)
     assert str(path) in str(err.value) and good in str(err.value) and bad in str(err.value)
 
 
 def test_original_expected_sha_mismatch(server, tmp_path):
     base, _ = server
     with pytest.raises(D.ChecksumError, match="0" * 64):
-        D.download_original(url=f"{base}/data.csv", cache_dir=tmp_path, expected_sha256="0" * 64, timeout=5)
+        D.download_original(url=f"{base}/data.csv", cache_dir=tmp_path, expected_sha256="0" * 64, timeout=5,
+                            expected_git_blob=FIXTURE_BLOB)
     assert not (tmp_path / "data.csv").exists() and not (tmp_path / "data.csv.part").exists()
+
+
+def _blob(body: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(body) + body).hexdigest()
+
+
+def test_original_is_pinned_to_the_published_file(server, tmp_path):
+    """Only the published data.csv (git blob a2042852…) is accepted: downloaded or placed in the cache."""
+    base, _ = server
+    cache = tmp_path / "cache"
+    with pytest.raises(D.ChecksumError) as err:                   # a 3-row file served as data.csv
+        D.load_original(url=f"{base}/data.csv", cache_dir=cache, timeout=5)
+    msg = str(err.value)
+    assert "a20428522cf81f93207db1dcdb1de22e5b1b4cd6" in msg and FIXTURE_BLOB in msg and "not the original file" in msg
+    assert D.ORIGINAL_GIT_BLOB_SHA1 == "a20428522cf81f93207db1dcdb1de22e5b1b4cd6"
+    assert D.git_blob_sha1(FIXTURE_CSV) == _blob(FIXTURE_CSV.read_bytes()) == FIXTURE_BLOB
+    assert not (cache / "data.csv").exists() and not (cache / "data.csv.part").exists()
+    cache.mkdir(exist_ok=True)
+    (cache / "data.csv").write_bytes(FIXTURE_CSV.read_bytes())   # … or placed in the cache by hand
+    with pytest.raises(D.ChecksumError, match="not the original file"):
+        D.load_dataset(source="original", url=f"{base}/data.csv", cache_dir=cache)
+    assert not (cache / "data.csv.sha256.json").exists()         # the wrong file's hash is not recorded
+    with pytest.raises(D.ChecksumError, match="not the original file"):
+        D.download_original(url=f"{base}/data.csv", cache_dir=cache, expected_git_blob="0" * 40)
 
 
 def test_original_malformed_cell(server, tmp_path):
@@ -449,7 +476,8 @@ def test_original_malformed_cell(server, tmp_path):
     rows[2] = rows[2].replace("[0.0, 20.0, 40.0", "[0.0, 20.0, oops", 1)        # row 2 = mp-10044's phfreq
     h.files["/bad/data.csv"] = "\nmp-".join(rows).encode()
     with pytest.raises(D.ParseError) as err:
-        D.load_original(url=f"{base}/bad/data.csv", cache_dir=tmp_path, timeout=5)
+        D.load_original(url=f"{base}/bad/data.csv", cache_dir=tmp_path, timeout=5,
+                        expected_git_blob=_blob(h.files["/bad/data.csv"]))
     msg = str(err.value)
     assert "row 2" in msg and "mp-10044" in msg and "'phfreq'" in msg
 
@@ -463,7 +491,8 @@ def test_original_payload_in_cell_is_not_executed(server, tmp_path):
     payload = f"\"__import__('pathlib').Path('{marker}').touch()\""
     h.files["/evil/data.csv"] = (text[:start] + payload + text[end:]).encode()
     with pytest.raises(D.UnsafeExpression, match="row 3.*structure"):
-        D.load_original(url=f"{base}/evil/data.csv", cache_dir=tmp_path, timeout=5)
+        D.load_original(url=f"{base}/evil/data.csv", cache_dir=tmp_path, timeout=5,
+                        expected_git_blob=_blob(h.files["/evil/data.csv"]))
     assert not marker.exists()
 
 

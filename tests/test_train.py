@@ -14,8 +14,8 @@ from ase.build import bulk
 
 from utils.graphs import structure_to_graph
 from utils.model import ModelConfig, PeriodicNetwork
-from utils.train import (CheckpointError, TrainConfig, dos_metrics, load_checkpoint, predict, save_checkpoint, train,
-                         wasserstein_cm1)
+from utils.train import (CheckpointError, TrainConfig, dos_metrics, load_checkpoint, meta_sha256, predict,
+                         save_checkpoint, train, wasserstein_cm1)
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID = np.linspace(0, 1000, 51)
@@ -59,7 +59,8 @@ def test_checkpoint_mismatches_are_named(tmp_path):
     with pytest.raises(CheckpointError, match="trained on dataset v0"):
         load_checkpoint(tmp_path, dataset=type("D", (), dict(version="v1", sha256="b" * 64))())
     meta = json.loads((tmp_path / "model.json").read_text())
-    (tmp_path / "model.json").write_text(json.dumps(dict(meta, encoding=dict(meta["encoding"], x="onehot"))))
+    other = dict(meta, encoding=dict(meta["encoding"], x="onehot"))
+    (tmp_path / "model.json").write_text(json.dumps(dict(other, meta_sha256=meta_sha256(other))))   # consistent
     with pytest.raises(CheckpointError, match="encoding"):
         load_checkpoint(tmp_path)
     (tmp_path / "model.json").write_text(json.dumps(meta))
@@ -76,7 +77,7 @@ def test_checkpoint_with_other_architecture_is_refused(tmp_path):
     save_checkpoint(tmp_path, model)
     meta = json.loads((tmp_path / "model.json").read_text())
     meta["model_config"]["em_dim"] = 12
-    (tmp_path / "model.json").write_text(json.dumps(meta))
+    (tmp_path / "model.json").write_text(json.dumps(dict(meta, meta_sha256=meta_sha256(meta))))
     with pytest.raises(CheckpointError, match="do not fit"):
         load_checkpoint(tmp_path)
 

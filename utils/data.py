@@ -71,7 +71,7 @@ __all__ = [
     "PhononDataset", "Material", "element_balanced_split", "split_balance_violations", "parse_literal",
     "classify_structure", "validate_record", "iter_label_records", "available_versions", "latest_version",
     "DataError", "DatasetUnavailable", "DownloadInterrupted", "ChecksumError", "ParseError", "UnsafeExpression",
-    "SplitError", "ORIGINAL_URL", "FREQ_CM1", "FINE_FREQ_CM1", "SPLIT_NAMES", "SPLIT_FRACTIONS",
+    "SplitError", "ORIGINAL_URL", "ORIGINAL_GIT_BLOB_SHA1", "git_blob_sha1", "FREQ_CM1", "FINE_FREQ_CM1", "SPLIT_NAMES", "SPLIT_FRACTIONS",
 ]
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -80,6 +80,9 @@ CACHE_DIR = DATA_DIR / "cache"
 VERSIONS_FILE = "versions.json"
 MAIN_PREFIX, ALLOYS_PREFIX = "phonon_dos", "alloys"
 ORIGINAL_URL = "https://raw.githubusercontent.com/ninarina12/phononDoS_tutorial/main/data/data.csv"
+# The published data/data.csv of that repository, as its git tree lists it: git's blob SHA-1, i.e.
+# sha1(b"blob <size in bytes>\0" + content) (`git hash-object data/data.csv`). Any other file is refused.
+ORIGINAL_GIT_BLOB_SHA1 = "a20428522cf81f93207db1dcdb1de22e5b1b4cd6"
 ORIGINAL_COLUMNS = ("mp_id", "structure", "phfreq", "phdos", "pdos")
 
 FREQ_CM1 = np.linspace(0.0, 1000.0, 51)           # coarse target grid (cm⁻¹), max-normalized DoS
@@ -143,6 +146,33 @@ def _sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def git_blob_sha1(path: Path | str) -> str:
+    """git's object id of a file's content: SHA-1 of ``b"blob <size>\\0" + content`` (``git hash-object``).
+
+    Example:
+        >>> import tempfile, os; f = os.path.join(tempfile.mkdtemp(), "x"); _ = open(f, "wb").write(b"hello\\n")
+        >>> git_blob_sha1(f)
+        'ce013625030ba8dba906f756967f9e9ca394464a'
+    """
+    path = Path(path)
+    h = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _check_git_blob(path: Path, expected: str | None, what: str) -> None:
+    if expected is None:
+        return
+    got = git_blob_sha1(path)
+    if got != expected:
+        raise ChecksumError(
+            f"{what}: git blob SHA-1 {got} differs from {expected}, the published data/data.csv of the original "
+            f"tutorial (pinned in utils.data.ORIGINAL_GIT_BLOB_SHA1): this is not the original file ({path.stat().st_size} "
+            "bytes). Delete it to download it again; use load_dataset() for the embedded data.")
 
 
 def _now_iso() -> str:
@@ -729,13 +759,18 @@ def iter_label_records(labels_dir: Path | str = LABELS_DIR) -> Iterator[tuple[st
             except json.JSONDecodeError as exc:
                 raise DataError(f"{p}: not valid JSON ({exc})") from None
     for shard in sorted((labels_dir / "shards").glob("*.jsonl.gz")):
-        with gzip.open(shard, "rt") as fh:
-            for n, line in enumerate(fh, 1):
-                if line.strip():
-                    try:
-                        yield "shards", json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise DataError(f"{shard} line {n}: not valid JSON ({exc})") from None
+        n = 0
+        try:
+            with gzip.open(shard, "rt") as fh:
+                for n, line in enumerate(fh, 1):
+                    if line.strip():
+                        try:
+                            yield "shards", json.loads(line)
+                        except json.JSONDecodeError as exc:
+                            raise DataError(f"{shard} line {n}: not valid JSON ({exc})") from None
+        except (EOFError, OSError, UnicodeDecodeError) as exc:       # truncated or not gzip
+            raise DataError(f"{shard}: unreadable after line {n} ({type(exc).__name__}: {exc}); the shard is "
+                            "truncated or corrupt: restore it from git") from None
 
 
 def _finite(x) -> bool:
@@ -1169,7 +1204,7 @@ def _unavailable_hint() -> str:
     return ("The embedded dataset needs no network: use load_dataset() (source='embedded') instead.")
 
 
-def _check_cached(path: Path, sidecar: Path, url: str, expected: str | None) -> str:
+def _check_cached(path: Path, sidecar: Path, url: str, expected: str | None, git_blob: str | None = None) -> str:
     sha = _sha256_file(path)
     if sidecar.exists():
         try:
@@ -1183,6 +1218,7 @@ def _check_cached(path: Path, sidecar: Path, url: str, expected: str | None) -> 
                 "file really changed) to download it again")
     if expected and expected != sha:
         raise ChecksumError(f"{path}: sha256 {sha} differs from the expected {expected}: delete it to download again")
+    _check_git_blob(path, git_blob, f"the cached {path}")          # before a first sidecar records it
     if not sidecar.exists():
         atomic_write_json(path=sidecar, obj=dict(file=path.name, url=url, sha256=sha, bytes=path.stat().st_size,
                                          recorded=_now_iso()))
@@ -1254,7 +1290,7 @@ def _fetch(url: str, part: Path, timeout: float, _retry: bool = True) -> None:
 
 
 def download_original(url: str = ORIGINAL_URL, cache_dir: Path | str = CACHE_DIR, expected_sha256: str | None = None,
-                      timeout: float = 30) -> Path:
+                      timeout: float = 30, expected_git_blob: str | None = ORIGINAL_GIT_BLOB_SHA1) -> Path:
     """Download the original tutorial's data.csv into cache_dir once; return its path.
 
     The download goes to ``<name>.part`` (resumed by a later call if interrupted) and is moved into place
@@ -1263,15 +1299,21 @@ def download_original(url: str = ORIGINAL_URL, cache_dir: Path | str = CACHE_DIR
     upstream) raises :class:`ChecksumError` naming the file and both hashes. A progress bar is shown
     unless ``TQDM_DISABLE=1``.
 
+    The file itself is pinned: its git blob SHA-1 (:func:`git_blob_sha1`) must equal ``expected_git_blob``,
+    by default ``ORIGINAL_GIT_BLOB_SHA1``, the id of ``data/data.csv`` in the original repository's tree —
+    both for a fresh download (discarded otherwise) and for the cached copy. ``expected_git_blob=None``
+    skips this check (a file of your own).
+
     Raises:
         DatasetUnavailable: offline / server error (the message points to ``load_dataset()``);
             DownloadInterrupted if the transfer stopped early.
-        ChecksumError: as above, or the download differs from ``expected_sha256``.
+        ChecksumError: as above, the download differs from ``expected_sha256``, or it is not the pinned file.
     """
-    return _download_original(url, cache_dir, expected_sha256, timeout)[0]
+    return _download_original(url, cache_dir, expected_sha256, timeout, expected_git_blob)[0]
 
 
-def _download_original(url, cache_dir, expected_sha256, timeout) -> tuple[Path, str]:
+def _download_original(url, cache_dir, expected_sha256, timeout,
+                       expected_git_blob: str | None = ORIGINAL_GIT_BLOB_SHA1) -> tuple[Path, str]:
     from urllib.parse import urlparse
 
     cache_dir = Path(cache_dir)
@@ -1280,9 +1322,14 @@ def _download_original(url, cache_dir, expected_sha256, timeout) -> tuple[Path, 
     part = cache_dir / f"{name}.part"
     sidecar = cache_dir / f"{name}.sha256.json"
     if path.exists():
-        return path, _check_cached(path, sidecar, url, expected_sha256)
+        return path, _check_cached(path, sidecar, url, expected_sha256, expected_git_blob)
     cache_dir.mkdir(parents=True, exist_ok=True)
     _fetch(url, part, timeout)
+    try:
+        _check_git_blob(part, expected_git_blob, f"downloaded {url} (discarded)")
+    except ChecksumError:
+        part.unlink()
+        raise
     sha = _sha256_file(part)
     recorded = None
     if sidecar.exists():
@@ -1433,7 +1480,8 @@ def parse_original_csv(path: Path | str, seed: int = 0, sha256: str | None = Non
 
 
 def load_original(url: str = ORIGINAL_URL, cache_dir: Path | str = CACHE_DIR, expected_sha256: str | None = None,
-                  timeout: float = 30, seed: int = 0) -> PhononDataset:
+                  timeout: float = 30, seed: int = 0,
+                  expected_git_blob: str | None = ORIGINAL_GIT_BLOB_SHA1) -> PhononDataset:
     """The original tutorial's DFPT phonon DoS (1,521 materials) as a :class:`PhononDataset`.
 
     Downloads ``data.csv`` once (see :func:`download_original`; cached in ``data/cache``, git-ignored),
@@ -1441,9 +1489,10 @@ def load_original(url: str = ORIGINAL_URL, cache_dir: Path | str = CACHE_DIR, ex
     are cached next to it (``data.csv.parsed.npz``, keyed by the csv's sha256 and the format version), so
     later calls skip parsing and symmetry analysis (~10 s → well under 1 s). Only the 51-point DoS exists
     there: notebooks 02–04 can use ``load_dataset(source='original')``; 05–06 need the fine DoS of the
-    embedded set. Offline → :class:`DatasetUnavailable` (use ``load_dataset()``).
+    embedded set. Offline → :class:`DatasetUnavailable` (use ``load_dataset()``). Only the published file is
+    accepted (``expected_git_blob``, see :func:`download_original`).
     """
-    path, sha = _download_original(url, cache_dir, expected_sha256, timeout)
+    path, sha = _download_original(url, cache_dir, expected_sha256, timeout, expected_git_blob)
     parsed = path.with_name(f"{path.name}.parsed.npz")
     key = f"{sha}:format{FORMAT_VERSION}:symprec{SYMPREC}"
     arrays = None

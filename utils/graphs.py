@@ -59,6 +59,9 @@ OVER_OCCUPANCY_TOLERANCE = 1e-6  # a site's occupancies may sum to at most 1 + t
 VACANCY_TOLERANCE = 1e-3  # sums in [1 - this, 1] count as fully occupied (CIF rounding, 3 x 0.333)
 MIN_VOLUME_A3 = 1e-6  # |det(cell)| below this (Å^3) is a flat, unusable cell
 MIN_DISTANCE_A = 0.1  # two atoms closer than this (Å) are overlapping sites, not a crystal
+MAX_CELL_LENGTH_A = 1e4  # a lattice vector longer than this (Å) is not a crystal's cell (units? a typo?)
+MAX_COORDINATE_A = 1e6  # |Cartesian coordinate| above this (Å) is refused before the neighbour list
+ISOTOPES = {"D": "deuterium", "T": "tritium"}  # read as H by pymatgen; the encoding has no isotope masses
 
 _RESERVED_KEYS = {
     "x", "node_attr", "pos", "lattice", "edge_index", "edge_shift", "edge_vec",
@@ -76,6 +79,9 @@ class GraphError(ValueError):
 def _element_number(element: Any, site_index: int) -> int:
     """Atomic number of ``element`` (int Z, symbol str, or pymatgen Element/Species)."""
     if not isinstance(element, (str, int, np.integer)):  # pymatgen Element / Species / DummySpecies
+        isotope = getattr(getattr(element, "element", element), "name", None)   # pymatgen: Element.D has symbol 'H'
+        if isotope in ISOTOPES:
+            _refuse_isotope(isotope, site_index)
         symbol = getattr(element, "symbol", None)
         if symbol is None:
             raise GraphError(
@@ -84,6 +90,8 @@ def _element_number(element: Any, site_index: int) -> int:
             )
         element = str(symbol)
     if isinstance(element, str):
+        if element in ISOTOPES:
+            _refuse_isotope(element, site_index)
         number = ase.data.atomic_numbers.get(element, 0)  # 'X' (dummy/vacancy) is 0 in ase
         if number == 0:
             raise GraphError(
@@ -98,6 +106,15 @@ def _element_number(element: Any, site_index: int) -> int:
             f"1..{N_ELEMENTS} (H..Og); check the species of this site."
         )
     return number
+
+
+def _refuse_isotope(symbol: str, site_index: int) -> None:
+    raise GraphError(
+        f"site {site_index}: {ISOTOPES[symbol]} {symbol!r} is not supported: the node features hold natural atomic "
+        f"masses (H: {ase.data.atomic_masses[1]:.3f} u), so {symbol} would be treated as ordinary hydrogen. "
+        "Replace it by 'H' if that is what you want (the DoS of H-containing modes then shifts up by up to √2 "
+        "relative to D)."
+    )
 
 
 def _site_occupancies(numbers_or_occupancies: Sequence[Any]) -> list[dict[int, float]]:
@@ -206,6 +223,20 @@ def _check_geometry(positions: np.ndarray, cell: np.ndarray, symbols: Sequence[s
         )
     if not np.isfinite(cell).all():
         raise GraphError(f"the cell contains NaN/inf entries: {cell.tolist()}. Fix the lattice vectors.")
+    lengths_A = np.linalg.norm(cell, axis=1)
+    if lengths_A.max() > MAX_CELL_LENGTH_A:
+        axis = "abc"[int(np.argmax(lengths_A))]
+        raise GraphError(
+            f"lattice vector {axis} is {lengths_A.max():.3g} Å long (limit {MAX_CELL_LENGTH_A:g} Å): not the cell "
+            "of a crystal. Check the cell and its length unit (Å expected)."
+        )
+    if positions.size and np.abs(positions).max() > MAX_COORDINATE_A:
+        atom = int(np.argmax(np.abs(positions).max(axis=1)))
+        name = f" ({symbols[atom]})" if symbols is not None else ""
+        raise GraphError(
+            f"atom {atom}{name} sits at {positions[atom].tolist()} Å, beyond ±{MAX_COORDINATE_A:g} Å. "
+            "Fix the coordinates (Å expected), or wrap them into the cell."
+        )
     volume_A3 = abs(float(np.linalg.det(cell)))
     if volume_A3 < MIN_VOLUME_A3:
         raise GraphError(

@@ -1,14 +1,21 @@
 """Training loop, evaluation metrics and checkpoints for the phonon-DoS network.
 
-    python -m utils.train --out checkpoints/default           # what `make train` runs
-    python -m utils.train --data my.json --out checkpoints/my  # train on your own data (format: utils.data)
+    python -m utils.train                                      # a new run folder runs/<date>-<time> (`make train`)
+    python -m utils.train --data my.json --out my_run          # train on your own data (format: utils.data)
+    python -m utils.train --out checkpoints/default --force    # maintainers only: replace the shipped checkpoint
+
+Nothing is overwritten unless asked: without ``--out`` every run gets a new folder under ``runs/`` (printed);
+a folder that holds a finished run, an interrupted run (``state.pt``) or a run in progress (``.lock``) is
+refused, and ``--force`` is needed to replace a finished checkpoint (``checkpoints/default`` included).
+``--resume`` continues only an interrupted run, and only on the same data.
 
 Mini-batches through torch-geometric's ``DataLoader``, float32, AdamW with exponential learning-rate decay,
 the best-validation weights kept, resumable (``--resume``), tqdm progress (silenced by ``TQDM_DISABLE=1``).
 
 A checkpoint is a folder with ``model.pt`` (a ``state_dict``, loaded with ``weights_only=True``) and
 ``model.json`` (model and training configs, the node-feature encoding, library versions, dataset version and
-sha256, the weights' sha256, history and test metrics). Loading checks all of them and names any mismatch.
+sha256, the weights' sha256, history and test metrics, and ``meta_sha256``: the sha256 of the rest of the
+JSON in canonical form, so an edited ``model.json`` is refused). Loading checks all of them and names any mismatch.
 
 Example:
     >>> model, meta = load_checkpoint("checkpoints/default")          # doctest: +SKIP
@@ -24,6 +31,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from importlib.metadata import version as _pkg_version
 from pathlib import Path
 
@@ -36,6 +44,8 @@ from .model import ModelConfig, PeriodicNetwork
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "default"
+RUNS_DIR = ROOT / "runs"          # default output of a training run: a new folder per run (git-ignored)
+LOCK_NAME = ".lock"               # present while a training run owns its output folder
 FORMAT_VERSION = 1
 # The node-feature encoding a checkpoint was trained with; a different one makes predictions meaningless.
 ENCODING = {"x": "mass_weighted_onehot", "node_attr": "occupancy_onehot", "n_elements": 118, "index": "Z-1",
@@ -44,6 +54,14 @@ ENCODING = {"x": "mass_weighted_onehot", "node_attr": "occupancy_onehot", "n_ele
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, corrupt, or does not match the code or data it is used with."""
+
+
+class TrainingError(ValueError):
+    """A training run that cannot start or went wrong (output folder in use, no validation data, divergence)."""
+
+
+class TrainingDiverged(TrainingError, FloatingPointError):
+    """The training loss became NaN or infinite (the message names the epoch and the learning rate)."""
 
 
 @dataclasses.dataclass
@@ -73,11 +91,16 @@ class TrainConfig:
 
 def graphs_from_dataset(dataset, indices, r_max: float, dtype=torch.float32) -> list:
     """torch_geometric ``Data`` for materials ``indices`` of a ``utils.data`` dataset, DoS as ``y``."""
+    from .graphs import GraphError
+
     graphs = []
     for i in indices:
         m = dataset[int(i)]
-        graphs.append(structure_to_graph(m.structure, r_max=r_max, dos=m.dos, dtype=dtype, material_id=m.id,
-                                         formula=m.formula))
+        try:
+            graphs.append(structure_to_graph(m.structure, r_max=r_max, dos=m.dos, dtype=dtype, material_id=m.id,
+                                             formula=m.formula))
+        except GraphError as exc:
+            raise GraphError(f"material {m.id!r} ({m.formula}): {exc}") from None
     return graphs
 
 
@@ -157,9 +180,23 @@ def train(model, train_graphs, valid_graphs, cfg: TrainConfig, checkpoint_dir: s
 
     Keeps the weights of the best validation loss (restored at the end). With `checkpoint_dir`, writes the
     best checkpoint as it goes plus ``state.pt`` (optimizer etc.) so `resume=True` continues an interrupted run.
+    ``state.pt`` holds tensors and plain containers only and is read with ``torch.load(weights_only=True)``;
+    it records the dataset's sha256 (``extra_meta["dataset"]["sha256"]``), and resuming on other data is refused.
+
+    Raises:
+        TrainingError: no validation graphs (the best-validation weights would be meaningless), or the loss
+            became NaN/inf (names the epoch and the learning rate).
+        CheckpointError: ``state.pt`` is unreadable, not a plain tensor file, or from a run on other data.
     """
     from torch_geometric.loader import DataLoader
 
+    if not len(valid_graphs):
+        raise TrainingError("no validation materials: training keeps the weights of the best validation loss, so it "
+                            "needs at least one. Mark some materials \"split\": \"valid\" (or leave \"split\" out "
+                            "and let the loader choose one).")
+    if not len(train_graphs):
+        raise TrainingError("no training materials: mark some materials \"split\": \"train\".")
+    data_sha = ((extra_meta or {}).get("dataset") or {}).get("sha256")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -173,12 +210,20 @@ def train(model, train_graphs, valid_graphs, cfg: TrainConfig, checkpoint_dir: s
     start_epoch = 0
     state_path = Path(checkpoint_dir) / "state.pt" if checkpoint_dir else None
     if resume and state_path is not None and state_path.exists():
-        st = torch.load(state_path, weights_only=False)   # our own file: optimizer state needs pickling
-        model.load_state_dict(st["model"])
-        opt.load_state_dict(st["optimizer"])
-        sched.load_state_dict(st["scheduler"])
-        gen.set_state(st["generator"])
-        history, best, start_epoch = st["history"], st["best"], st["epoch"] + 1
+        st = read_state(state_path)
+        if data_sha is not None and st.get("dataset_sha256") not in (None, data_sha):
+            raise CheckpointError(f"{state_path}: this run was trained on data with sha256 "
+                                  f"{str(st.get('dataset_sha256'))[:12]}…, not on the given data "
+                                  f"({data_sha[:12]}…); resume with the same --data/--version, or start a new run.")
+        try:
+            model.load_state_dict(st["model"])
+            opt.load_state_dict(st["optimizer"])
+            sched.load_state_dict(st["scheduler"])
+            gen.set_state(st["generator"])
+            history, best, start_epoch = st["history"], st["best"], st["epoch"] + 1
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            raise CheckpointError(f"{state_path}: cannot resume from it ({type(exc).__name__}: "
+                                  f"{str(exc)[:200]}); it belongs to another model or is damaged. Start a new run.") from None
     t_start = time.perf_counter() - (history["seconds"][-1] if history["seconds"] else 0.0)
     bar = _progress(range(start_epoch, cfg.epochs), desc="epochs", unit="ep")
     for epoch in bar:
@@ -188,7 +233,9 @@ def train(model, train_graphs, valid_graphs, cfg: TrainConfig, checkpoint_dir: s
             opt.zero_grad(set_to_none=True)
             loss = torch.nn.functional.mse_loss(model(batch), batch.y)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"training loss became {loss.item()} at epoch {epoch}: lower the learning rate")
+                raise TrainingDiverged(f"training diverged: the loss became {loss.item()} at epoch {epoch} with learning "
+                                    f"rate {opt.param_groups[0]['lr']:g}; lower the learning rate (--lr, default "
+                                    f"{TrainConfig.lr:g}).")
             loss.backward()
             opt.step()
             total += loss.item() * batch.num_graphs
@@ -208,13 +255,31 @@ def train(model, train_graphs, valid_graphs, cfg: TrainConfig, checkpoint_dir: s
                 save_checkpoint(checkpoint_dir, model, history=history, train_config=cfg, extra=extra_meta)
         if state_path is not None:
             _atomic_torch_save(dict(model=model.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
-                                    generator=gen.get_state(), history=history, best=best, epoch=epoch), state_path)
+                                    generator=gen.get_state(), history=history, best=best, epoch=epoch,
+                                    dataset_sha256=data_sha), state_path)
         bar.set_postfix(train=f"{history['train_loss'][-1]:.4f}", valid=f"{valid_loss:.4f}")
         if cfg.max_minutes and history["seconds"][-1] > 60 * cfg.max_minutes:
             break
     if best["state"] is not None:
         model.load_state_dict(best["state"])
     return history
+
+
+def read_state(path) -> dict:
+    """The resumable state ``state.pt`` of an interrupted run, read with ``torch.load(weights_only=True)``:
+    tensors and plain containers only, nothing is unpickled. Raises ``CheckpointError`` otherwise."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")      # torch's note on the pickle protocol of a foreign file
+            st = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:              # noqa: BLE001 - UnpicklingError, EOFError, zip errors …
+        raise CheckpointError(f"{path}: not a plain tensor file, refused without unpickling it "
+                              f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]}). Delete it and start "
+                              "a new run (without --resume).") from None
+    if not isinstance(st, dict) or not {"model", "optimizer", "epoch", "history", "best"} <= set(st):
+        raise CheckpointError(f"{path}: not the state of a training run of this code; delete it and start a new run.")
+    return st
 
 
 @torch.no_grad()
@@ -240,16 +305,32 @@ def _atomic_torch_save(obj, path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def meta_sha256(meta: dict) -> str:
+    """sha256 of a checkpoint description in canonical JSON (sorted keys, no spaces), ``meta_sha256`` left out.
+
+    Example:
+        >>> meta_sha256({"b": 1, "a": [0.5]}) == meta_sha256({"a": [0.5], "b": 1, "meta_sha256": "x"})
+        True
+    """
+    body = {k: v for k, v in meta.items() if k != "meta_sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
 def save_checkpoint(directory, model, history: dict | None = None, train_config: TrainConfig | None = None,
                     extra: dict | None = None, metrics: dict | None = None) -> Path:
-    """Write ``model.pt`` (state_dict) and ``model.json`` (configs, encoding, versions, hashes) atomically."""
+    """Write ``model.pt`` (state_dict) and ``model.json`` (configs, encoding, versions, hashes) atomically.
+
+    ``model.json`` describes exactly these weights: it is written afresh from the arguments (nothing of an
+    earlier ``model.json`` in the folder is kept, so no stale metrics), and ends with ``meta_sha256``
+    (:func:`meta_sha256`), which :func:`load_checkpoint` checks.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     weights = directory / "model.pt"
     _atomic_torch_save(model.state_dict(), weights)
     meta_path = directory / "model.json"
-    old = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    meta = dict(old, format_version=FORMAT_VERSION, model_config=model.config.to_dict(), encoding=ENCODING,
+    meta = dict(format_version=FORMAT_VERSION, model_config=model.config.to_dict(), encoding=ENCODING,
                 versions={p: _pkg_version(p) for p in ("torch", "e3nn", "torch_geometric", "numpy")},
                 weights_sha256=_sha256(weights))
     if train_config is not None:
@@ -260,6 +341,7 @@ def save_checkpoint(directory, model, history: dict | None = None, train_config:
         meta.update(extra)
     if metrics is not None:
         meta["metrics"] = metrics
+    meta["meta_sha256"] = meta_sha256(meta)
     atomic_write_json(meta, meta_path, sort_keys=True)
     return directory
 
@@ -267,9 +349,10 @@ def save_checkpoint(directory, model, history: dict | None = None, train_config:
 def load_checkpoint(directory=DEFAULT_CHECKPOINT, dataset=None, map_location="cpu"):
     """Load a checkpoint folder → (model in eval mode, metadata dict).
 
-    Checks the weights' sha256, the node-feature encoding, and — when `dataset` is given — that the
-    dataset version and sha256 match those the model was trained on. Raises ``CheckpointError`` naming the
-    mismatch and what to do.
+    Checks the description's own sha256 (``meta_sha256``: an edited ``model.json`` is refused; a checkpoint
+    written before it existed loads with a ``UserWarning``), the weights' sha256, the node-feature encoding,
+    and — when `dataset` is given — that the dataset version and sha256 match those the model was trained on.
+    Raises ``CheckpointError`` naming the mismatch and what to do.
     """
     directory = Path(directory)
     weights, meta_path = directory / "model.pt", directory / "model.json"
@@ -283,6 +366,15 @@ def load_checkpoint(directory=DEFAULT_CHECKPOINT, dataset=None, map_location="cp
     except (ValueError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{meta_path} is not a readable checkpoint description ({exc}); restore it with "
                               "`git checkout -- checkpoints` or retrain with `make train`.") from None
+    if "meta_sha256" not in meta:
+        warnings.warn(f"{meta_path} has no integrity record (meta_sha256; written by an older version of this "
+                      "code): edits to it cannot be detected. Retrain, or re-save it with utils.train.save_checkpoint.",
+                      UserWarning, stacklevel=2)
+    elif meta["meta_sha256"] != meta_sha256(meta):
+        raise CheckpointError(f"{meta_path} was modified after it was written (its content no longer matches the "
+                              "meta_sha256 it records): edited settings such as freq_cm1, r_max, num_neighbors or "
+                              "train_elements would silently change predictions. Restore it (`git checkout -- "
+                              "checkpoints` for the shipped one) or retrain.")
     if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{meta_path}: checkpoint format {meta.get('format_version')} but this code reads "
                               f"format {FORMAT_VERSION}; retrain with `make train`.")
@@ -310,18 +402,172 @@ def load_checkpoint(directory=DEFAULT_CHECKPOINT, dataset=None, map_location="cp
     return model, meta
 
 
+# ------------------------------------------------------------------------------------------- output folder
+
+
+def new_run_dir(base: str | Path | None = None) -> Path:
+    """Create and return a new, empty run folder ``<base>/<YYYYmmdd-HHMMSS>[-k]`` (never an existing one);
+    base: default ``runs/`` of the project (``RUNS_DIR``)."""
+    base = Path(base if base is not None else RUNS_DIR)
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for k in range(10_000):
+        path = base / (stamp if k == 0 else f"{stamp}-{k}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise TrainingError(f"cannot create a new run folder in {base}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:          # someone else's process: alive
+        return True
+    return True
+
+
+def _acquire_lock(out: Path) -> Path:
+    """Create ``out/.lock`` exclusively (O_EXCL); a lock left by a process that no longer exists is taken over."""
+    import socket
+
+    lock = out / LOCK_NAME
+    me = dict(pid=os.getpid(), host=socket.gethostname(), started=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                other = json.loads(lock.read_text())
+                pid, host = int(other["pid"]), str(other["host"])
+            except (OSError, ValueError, KeyError, TypeError):
+                other, pid, host = {}, None, None
+            if pid is not None and host == me["host"] and not _pid_alive(pid):
+                lock.unlink(missing_ok=True)         # stale: its process is gone
+                continue
+            raise TrainingError(
+                f"{out} is in use by another training run (pid {pid}, host {host}, started {other.get('started')}); "
+                f"wait for it to finish or choose another --out. If no such run exists, delete {lock}.") from None
+        with os.fdopen(fd, "w") as fh:
+            json.dump(me, fh)
+        return lock
+    raise TrainingError(f"cannot lock {out}: delete {lock} if no training run uses this folder")
+
+
+def _check_output(out: Path, resume: bool, force: bool) -> None:
+    """Refuse to overwrite the shipped checkpoint or a finished run without ``force``; ``resume`` needs ``state.pt``."""
+    if out.exists() and not out.is_dir():
+        raise TrainingError(f"--out {out} is a file, not a folder")
+    shipped = out.resolve() == DEFAULT_CHECKPOINT.resolve()
+    has_model, has_state = (out / "model.json").exists(), (out / "state.pt").exists()
+    if shipped and not force:
+        raise TrainingError(f"{out} is the shipped checkpoint: training never replaces it by default. Leave out --out "
+                            "(a new folder under runs/ is made), or replace it deliberately with `--out "
+                            "checkpoints/default --force` (`make train-default`).")
+    if resume:
+        if not has_state:
+            what = "a finished run (nothing to resume)" if has_model else "no interrupted run (no state.pt)"
+            raise TrainingError(f"--resume: {out} holds {what}. Start a new run without --resume "
+                                "(and another --out, or --force to replace a finished one).")
+        return
+    if has_state and not force:
+        raise TrainingError(f"{out} holds an interrupted run (state.pt): continue it with --resume, or start over "
+                            "with --force.")
+    if has_model and not force:
+        raise TrainingError(f"{out} already holds a trained checkpoint: choose another --out (or leave it out for a "
+                            "new folder under runs/), or replace it with --force.")
+
+
+# -------------------------------------------------------------------------------------------- data checks
+
+
+def graph_geometry(graph) -> tuple[float, float]:
+    """(shortest interatomic distance in Å, volume per atom in Å³) of a graph from ``structure_to_graph``."""
+    d_min = float(graph.edge_vec.norm(dim=1).min()) if graph.edge_vec.shape[0] else float("inf")
+    volume = abs(float(torch.linalg.det(graph.lattice[0].double())))
+    return d_min, volume / int(graph.n_atoms)
+
+
+def geometry_ranges(graphs) -> dict:
+    """Range of :func:`graph_geometry` over graphs (stored as ``train_geometry`` in a checkpoint's model.json)."""
+    d, v = zip(*(graph_geometry(g) for g in graphs))
+    return dict(min_distance_A=[round(min(d), 4), round(max(d), 4)],
+                volume_per_atom_A3=[round(min(v), 4), round(max(v), 4)])
+
+
+def duplicates_across_splits(dataset, splits: dict) -> list[tuple[str, str, str, str]]:
+    """Materials that occur in two splits: same reduced formula and the same structure by pymatgen's
+    ``StructureMatcher`` (primitive cell, default tolerances, no volume scaling).
+
+    Returns [(id_a, split_a, id_b, split_b), …]; such twins leak test data into training.
+    """
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    by_formula: dict[str, list[tuple[str, int]]] = {}
+    for name, ix in splits.items():
+        for i in ix:
+            by_formula.setdefault(dataset[int(i)].formula, []).append((name, int(i)))
+    matcher = StructureMatcher(scale=False)
+    found = []
+    for members in by_formula.values():
+        if len({name for name, _ in members}) < 2:
+            continue
+        structures = {i: dataset[i].structure for _, i in members}
+        for a in range(len(members)):
+            for b in range(a + 1, len(members)):
+                (sa, ia), (sb, ib) = members[a], members[b]
+                if sa != sb and matcher.fit(structures[ia], structures[ib]):
+                    found.append((dataset[ia].id, sa, dataset[ib].id, sb))
+    return found
+
+
 # ---------------------------------------------------------------------------------------------------- CLI
 
 
-def fit_default(out=DEFAULT_CHECKPOINT, version=None, model_config: ModelConfig | None = None,
-                train_config: TrainConfig | None = None, resume: bool = False, data_json: str | None = None) -> dict:
-    """Train the series' default model on a dataset; write the checkpoint with test metrics. Returns them."""
+def fit_default(out=None, version=None, model_config: ModelConfig | None = None,
+                train_config: TrainConfig | None = None, resume: bool = False, data_json: str | None = None,
+                force: bool = False, allow_duplicates: bool = False) -> dict:
+    """Train the series' default model on a dataset; write the checkpoint with test metrics. Returns them.
+
+    out: checkpoint folder; None → a new folder under ``runs/`` (printed). The shipped ``checkpoints/default``
+    and any folder with a finished run are replaced only with ``force=True``; a folder in use by another run
+    (``.lock``) is refused; ``resume=True`` continues an interrupted run (``state.pt``) on the same data only.
+    With ``data_json``, materials that occur in two splits are refused unless ``allow_duplicates``.
+
+    Raises:
+        TrainingError, CheckpointError, utils.data.DataError, utils.graphs.GraphError: with a message naming the
+        folder, file or material and what to do.
+    """
     from . import data as data_mod
 
+    if out is None:
+        out = new_run_dir()
+        print(f"checkpoint folder: {out}", flush=True)
+    out = Path(out)
+    _check_output(out, resume, force)
     dataset = data_mod.load_user_dataset(data_json) if data_json else data_mod.load_dataset(version)
     model_config = model_config or ModelConfig()
     train_config = train_config or TrainConfig()
     idx = {name: dataset.split(name) for name in ("train", "valid", "test")}
+    for name in ("train", "valid"):
+        if not len(idx[name]):
+            raise TrainingError(
+                f"{dataset.path or dataset.version}: no {name} material among {len(dataset)}. Training keeps the "
+                f"weights of the best validation loss, so it needs both a train and a valid split: mark some "
+                f"materials \"split\": \"{name}\", or leave \"split\" out everywhere to get an automatic split "
+                "(needs at least 2 materials).")
+    if data_json and not allow_duplicates:
+        twins = duplicates_across_splits(dataset, idx)
+        if twins:
+            listed = "; ".join(f"{a} ({sa}) = {b} ({sb})" for a, sa, b, sb in twins[:5])
+            raise TrainingError(f"{data_json}: {len(twins)} material(s) occur in two splits (same structure by "
+                                f"pymatgen's StructureMatcher): {listed}{' …' if len(twins) > 5 else ''}. The "
+                                "test metrics would count memorized materials: remove the twins or put each pair "
+                                "in one split (--allow-duplicates to train anyway).")
     t0 = time.perf_counter()
     graphs = {name: graphs_from_dataset(dataset, ix, model_config.r_max) for name, ix in idx.items()}
     graph_seconds = time.perf_counter() - t0
@@ -333,41 +579,80 @@ def fit_default(out=DEFAULT_CHECKPOINT, version=None, model_config: ModelConfig 
     extra = dict(dataset=dict(version=dataset.version, sha256=dataset.sha256, n=len(dataset),
                               split_sizes={k: len(v) for k, v in idx.items()}),
                  freq_cm1=np.asarray(dataset.freq_cm1).tolist(), train_elements=train_elements,
-                 graph_seconds=round(graph_seconds, 2))
-    history = train(model, graphs["train"], graphs["valid"], train_config, checkpoint_dir=out, resume=resume,
-                    extra_meta=extra)
-    metrics = {name: dos_metrics(dataset.freq_cm1, np.stack([g.y[0].numpy() for g in graphs[name]]),
-                                 predict(model, graphs[name]))
-               for name in ("train", "valid", "test") if graphs[name]}
-    save_checkpoint(out, model, history=history, train_config=train_config, extra=extra, metrics=metrics)
-    state = Path(out) / "state.pt"
-    if state.exists():
-        state.unlink()
+                 train_geometry=geometry_ranges(graphs["train"]), graph_seconds=round(graph_seconds, 2))
+    out.mkdir(parents=True, exist_ok=True)
+    lock = _acquire_lock(out)
+    try:
+        _check_output(out, resume, force)        # again, now that this run owns the folder
+        if not resume:
+            (out / "state.pt").unlink(missing_ok=True)     # --force: start over
+        history = train(model, graphs["train"], graphs["valid"], train_config, checkpoint_dir=out, resume=resume,
+                        extra_meta=extra)
+        metrics = {name: dos_metrics(dataset.freq_cm1, np.stack([g.y[0].numpy() for g in graphs[name]]),
+                                     predict(model, graphs[name]))
+                   for name in ("train", "valid", "test") if graphs[name]}
+        save_checkpoint(out, model, history=history, train_config=train_config, extra=extra, metrics=metrics)
+        (out / "state.pt").unlink(missing_ok=True)
+    finally:
+        lock.unlink(missing_ok=True)
     return metrics
+
+
+def latest_run(base: str | Path | None = None) -> Path:
+    """The newest run folder under ``runs/`` that holds a finished checkpoint (for ``load_checkpoint``)."""
+    base = Path(base if base is not None else RUNS_DIR)
+    runs = sorted((p for p in Path(base).glob("*/model.json")), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        raise CheckpointError(f"no finished training run in {base}: run `make train` (python -m utils.train) first.")
+    return runs[-1].parent
+
+
+def _positive(text: str) -> float:
+    import argparse
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
 
 
 def main(argv=None) -> int:
     import argparse
 
+    from .data import DataError
+    from .graphs import GraphError
+
     p = argparse.ArgumentParser(prog="python -m utils.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=str(DEFAULT_CHECKPOINT), help="checkpoint folder")
+    p.add_argument("--out", default=None,
+                   help="checkpoint folder (default: a new folder runs/<YYYYmmdd-HHMMSS>, printed at the start)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the checkpoint in --out (a finished or interrupted run, or the shipped "
+                        "checkpoints/default)")
     p.add_argument("--data", default=None, help="your own data (JSON, see utils.data.load_user_dataset)")
+    p.add_argument("--allow-duplicates", action="store_true",
+                   help="train even if the same structure occurs in two splits of --data")
     p.add_argument("--version", default=None, help="embedded dataset version (default: latest)")
-    p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
-    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
-    p.add_argument("--lr", type=float, default=TrainConfig.lr)
+    p.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="default: %(default)s")
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help="default: %(default)s")
+    p.add_argument("--lr", type=_positive, default=TrainConfig.lr, help="AdamW learning rate (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-minutes", type=float, default=None)
     p.add_argument("--threads", type=int, default=TrainConfig.threads,
                    help="torch threads (default 1: robust on shared machines, see benchmarks/results.md)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run in --out (same data; a finished run is not restarted)")
     args = p.parse_args(argv)
+    if args.resume and args.out is None:
+        p.error("--resume needs --out: the folder of the interrupted run")
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                       max_minutes=args.max_minutes, threads=args.threads)
     try:
-        metrics = fit_default(args.out, args.version, train_config=cfg, resume=args.resume, data_json=args.data)
-    except (ValueError, FileNotFoundError) as exc:
+        metrics = fit_default(args.out, args.version, train_config=cfg, resume=args.resume, data_json=args.data,
+                              force=args.force, allow_duplicates=args.allow_duplicates)
+    except (TrainingError, CheckpointError, DataError, GraphError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps({k: {m: round(v, 5) for m, v in d.items()} for k, d in metrics.items()}))

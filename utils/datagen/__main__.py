@@ -15,8 +15,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .runner import main
+from .runner import ShardError, main
 
 if __name__ == "__main__":
-    sys.exit(main(argparse.ArgumentParser(prog="python -m utils.datagen", description=__doc__,
-                                          formatter_class=argparse.RawDescriptionHelpFormatter)))
+    try:
+        sys.exit(main(argparse.ArgumentParser(prog="python -m utils.datagen", description=__doc__,
+                                              formatter_class=argparse.RawDescriptionHelpFormatter)))
+    except ShardError as exc:          # a truncated shard or record: name the file, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

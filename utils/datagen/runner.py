@@ -118,25 +118,59 @@ def _label_one(task: dict) -> dict:
             **{k: task[k] for k in ("x", "series") if k in task}, **rec}
 
 
+class ShardError(ValueError):
+    """A shard or record file of the label store that cannot be read; the message names the file."""
+
+
+def _shard_records(shard: Path):
+    """The records of one gzipped JSON-lines shard; a truncated or corrupt shard raises ShardError naming it."""
+    line_no = 0
+    try:
+        with gzip.open(shard, "rt", encoding="utf-8") as fh:
+            for line_no, line in enumerate(fh, 1):
+                if line.strip():
+                    rec = json.loads(line)
+                    if not isinstance(rec, dict) or "id" not in rec:
+                        raise ValueError("not a record with an 'id'")
+                    yield rec
+    except (EOFError, OSError, UnicodeDecodeError, ValueError) as exc:   # gzip.BadGzipFile is an OSError
+        where = f"line {line_no + 1}" if isinstance(exc, (EOFError, OSError, UnicodeDecodeError)) else f"line {line_no}"
+        raise ShardError(f"{shard}: unreadable at {where} ({type(exc).__name__}: {exc}); the shard is truncated or "
+                         "corrupt. Restore it from git (`git checkout -- <file>`); never delete a shard, its records "
+                         "exist nowhere else.") from None
+
+
+def _record_file(path: Path) -> dict:
+    try:
+        rec = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ShardError(f"{path}: unreadable record ({type(exc).__name__}: {exc}); delete it to label this "
+                         "material again.") from None
+    if not isinstance(rec, dict):
+        raise ShardError(f"{path}: not a record (a JSON object); delete it to label this material again.")
+    return rec
+
+
 def done_ids(out: Path) -> set[str]:
-    """Ids already finished: in a shard, pending, or failed."""
+    """Ids already finished: in a shard, pending, or failed. Raises ShardError for an unreadable shard."""
     ids = {p.stem for p in (out / "pending").glob("*.json")} | {p.stem for p in (out / "failed").glob("*.json")}
     for shard in sorted((out / "shards").glob("*.jsonl.gz")):
-        with gzip.open(shard, "rt") as fh:
-            ids |= {json.loads(line)["id"] for line in fh if line.strip()}
+        ids |= {rec["id"] for rec in _shard_records(shard)}
     return ids
 
 
 def iter_records(out: Path = DEFAULT_OUT, include_pending: bool = True):
-    """Every stored record (shards, then pending files)."""
+    """Every stored record (shards, then pending files). Raises ShardError naming an unreadable file."""
     for shard in sorted((out / "shards").glob("*.jsonl.gz")):
-        with gzip.open(shard, "rt") as fh:
-            for line in fh:
-                if line.strip():
-                    yield json.loads(line)
+        yield from _shard_records(shard)
     if include_pending:
         for p in sorted((out / "pending").glob("*.json")):
-            yield json.loads(p.read_text())
+            try:
+                yield _record_file(p)
+            except FileNotFoundError:      # packed into a shard meanwhile
+                continue
 
 
 def _tasks(args, settings: dict) -> list[dict]:
@@ -225,6 +259,36 @@ def cmd_label(args) -> int:
     return 0
 
 
+def _new_shard(shards: Path, data: bytes) -> Path:
+    """Write ``data`` as the next free ``shard-NNNN.jsonl.gz`` (highest existing index + 1), never over a shard.
+
+    The bytes go to a temporary file (fsync) that is hard-linked to the final name: ``os.link`` fails if the
+    name exists, so two packers never share a name and an existing shard is never replaced.
+    """
+    import os
+    import re
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(dir=shards, prefix=".shard-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        taken = [int(m.group(1)) for p in shards.iterdir() if (m := re.fullmatch(r"shard-(\d+)\.jsonl\.gz", p.name))]
+        n = max(taken, default=-1) + 1
+        while True:
+            path = shards / f"shard-{n:04d}.jsonl.gz"
+            try:
+                os.link(tmp, path)
+                return path
+            except FileExistsError:
+                n += 1
+    finally:
+        os.unlink(tmp)
+
+
 def cmd_pack_shard(args) -> int:
     pending = sorted((args.out / "pending").glob("*.json"))
     failed = sorted((args.out / "failed").glob("*.json"))
@@ -233,10 +297,13 @@ def cmd_pack_shard(args) -> int:
         return 0
     shards = args.out / "shards"
     shards.mkdir(parents=True, exist_ok=True)
-    n = len(list(shards.glob("shard-*.jsonl.gz")))
-    path = shards / f"shard-{n:04d}.jsonl.gz"
-    lines = [p.read_text().strip() for p in pending + failed]
-    atomic_write_bytes(path, gzip.compress(("\n".join(lines) + "\n").encode("utf-8")))
+    lines = []
+    for p in pending + failed:
+        rec, text = _record_file(p), p.read_text().strip()       # each one checked before packing
+        lines.append(text if "\n" not in text else json.dumps(rec))
+    path = _new_shard(shards, gzip.compress(("\n".join(lines) + "\n").encode("utf-8")))
+    if sum(1 for _ in _shard_records(path)) != len(lines):
+        raise ShardError(f"{path}: written shard does not read back {len(lines)} records; pending files kept")
     for p in pending + failed:
         p.unlink()
     print(f"packed {len(pending)} labelled + {len(failed)} failed into {path.name}")
@@ -347,9 +414,13 @@ def cmd_references(args) -> int:
 
 def cmd_status(args) -> int:
     from collections import Counter
-    recs = list(iter_records(args.out))
-    for p in sorted((args.out / "failed").glob("*.json")):
-        recs.append(json.loads(p.read_text()))
+    try:
+        recs = list(iter_records(args.out))
+        for p in sorted((args.out / "failed").glob("*.json")):
+            recs.append(_record_file(p))
+    except ShardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     stable = [r for r in recs if r.get("stable")]
     els = Counter(e for r in stable for e in {int(z) for z in r["structure"]["numbers"]})
     print(json.dumps(dict(records=len(recs), labelled=sum(bool(r.get("ok")) for r in recs), stable=len(stable),
