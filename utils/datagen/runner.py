@@ -60,6 +60,37 @@ def _alarm(signum, frame):
     raise _Timeout()
 
 
+def _start_deadline(seconds: int):
+    """Raise `_Timeout` in the calling thread after `seconds`; returns the function that cancels it.
+
+    The main thread (a local pool worker) uses SIGALRM; any other thread (a Dask worker runs tasks in a thread
+    pool, where signals cannot be used) gets the exception from a timer through CPython's
+    ``PyThreadState_SetAsyncExc``. Both are delivered between Python bytecodes, so a long C call finishes first.
+    """
+    import threading
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.alarm(int(seconds))
+        return lambda: signal.alarm(0)
+    import ctypes
+    target, lock, state = threading.get_ident(), threading.Lock(), {"live": True}
+
+    def fire():
+        with lock:
+            if state["live"]:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), ctypes.py_object(_Timeout))
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+
+    def cancel():
+        with lock:
+            state["live"] = False
+        timer.cancel()
+    return cancel
+
+
 def _task_atoms(task: dict):
     """(ase Atoms, reduced formula) of a task: pre-built by `export-tasks` (no pymatgen needed) or built here."""
     from .label import LabelError
@@ -96,8 +127,7 @@ def _label_one(task: dict) -> dict:
     settings = LabelSettings(**task["settings"])
     t0 = time.perf_counter()
     formula = task.get("formula")
-    signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(int(task["timeout_s"]))
+    cancel_deadline = _start_deadline(int(task["timeout_s"]))
     try:
         atoms, formula = _task_atoms(task)
         if len(atoms) > task["max_atoms"]:
@@ -111,7 +141,7 @@ def _label_one(task: dict) -> dict:
     except Exception as exc:   # one bad material must never stop the run; the reason is logged
         rec = dict(ok=False, reason=f"{type(exc).__name__}: {exc}")
     finally:
-        signal.alarm(0)
+        cancel_deadline()
     rec["wall_s"] = round(time.perf_counter() - t0, 2)
     return {"formula": formula, **{k: task[k] for k in ("id", "prototype", "set", "mapping") if k in task},
             **{k: task[k] for k in ("x", "series") if k in task}, **rec}
@@ -182,46 +212,70 @@ def _best_yield_first(tasks: list[dict], out: Path) -> list[dict]:
     return sorted(tasks, key=lambda t: (-expected_yield(t.get("prototype", "")), -float(t.get("score", 0.0))))
 
 
-def cmd_label(args) -> int:
+def store_results(results, n_tasks: int, args, provenance: dict, settings) -> tuple[int, int, int]:
+    """Write each finished record as it arrives: pending/<id>.json, or failed/<id>.json with the reason.
+
+    The one writer of the store, whatever computed the records (the local process pool or Dask workers):
+    atomic writes, an id never written twice, spectra of unstable materials dropped, progress, `--time-limit`.
+    Returns (labelled, stable, failed); materials not yet finished are left for a rerun.
+    """
     from tqdm import tqdm
 
-    from .label import LabelSettings, is_stable
+    from .label import is_stable
+
+    n_ok = n_stable = n_failed = 0
+    written: set[str] = set()
+    t_start = time.monotonic()
+    bar = tqdm(results, total=n_tasks, unit="mat", file=sys.stdout, mininterval=5)
+    for rec in bar:
+        folder = "pending" if rec["ok"] else "failed"
+        if rec["id"] in written or any((args.out / d / f"{rec['id']}.json").exists() for d in ("pending", "failed")):
+            print(f"\n{rec['id']}: already stored, this second result is not written", flush=True)
+            continue
+        rec["provenance"] = provenance
+        if rec["ok"]:
+            rec["stable"] = is_stable(rec, settings)
+            if not rec["stable"]:   # keep the statistics, drop the bulky spectra
+                for key in ("fine_dos", "fine_pdos", "dos"):
+                    rec.pop(key, None)
+            n_ok += 1
+            n_stable += rec["stable"]
+        else:
+            n_failed += 1
+        atomic_write_text(args.out / folder / f"{rec['id']}.json", json.dumps(rec))
+        written.add(rec["id"])
+        bar.set_postfix(stable=n_stable, labelled=n_ok)
+        if args.time_limit and time.monotonic() - t_start > args.time_limit:
+            print(f"\ntime limit of {args.time_limit:.0f} s reached: stopping (resumable)", flush=True)
+            break   # the caller then stops the workers; every finished material is on disk
+    left = n_tasks - n_ok - n_failed
+    print(f"done: {n_ok} labelled, {n_stable} stable, {n_failed} failed" + (f", {left} left for a rerun" if left else ""),
+          flush=True)
+    return n_ok, n_stable, n_failed
+
+
+def cmd_label(args) -> int:
+    from .label import LabelSettings
 
     settings = LabelSettings.fast() if args.fast else LabelSettings()
     settings_d = {k: getattr(settings, k) for k in settings.__dataclass_fields__}
     tasks = _tasks(args, settings_d)
-    print(f"{len(tasks)} materials to label with {args.calculator} on {args.workers} worker(s) ({args.device})",
-          flush=True)
     provenance = dict(labeller=args.calculator, versions=_versions(args.calculator), settings=settings_d,
                       device=args.device)
+    if getattr(args, "scheduler", None) or getattr(args, "dask_workers", 0):
+        try:
+            from .cluster import label_with_dask
+        except ImportError as exc:
+            raise SystemExit(f"{exc}: --scheduler and --dask-workers need pip install -e .[cluster]") from None
+        label_with_dask(tasks, args, lambda results: store_results(results, len(tasks), args, provenance, settings))
+        return 0
+    print(f"{len(tasks)} materials to label with {args.calculator} on {args.workers} worker(s) ({args.device})",
+          flush=True)
     ctx = mp.get_context("spawn")
-    n_ok = n_stable = n_failed = 0
-    t_start = time.monotonic()
     with ctx.Pool(args.workers, initializer=_init_worker, initargs=(args.calculator, args.device),
                   maxtasksperchild=50) as pool:
-        bar = tqdm(pool.imap_unordered(_label_one, tasks), total=len(tasks), unit="mat", file=sys.stdout,
-                   mininterval=5)
-        for rec in bar:
-            rec["provenance"] = provenance
-            if rec["ok"]:
-                rec["stable"] = is_stable(rec, settings)
-                if not rec["stable"]:   # keep the statistics, drop the bulky spectra
-                    for key in ("fine_dos", "fine_pdos", "dos"):
-                        rec.pop(key, None)
-                atomic_write_text(args.out / "pending" / f"{rec['id']}.json", json.dumps(rec))
-                n_ok += 1
-                n_stable += rec["stable"]
-            else:
-                atomic_write_text(args.out / "failed" / f"{rec['id']}.json", json.dumps(rec))
-                n_failed += 1
-            bar.set_postfix(stable=n_stable, labelled=n_ok)
-            if args.time_limit and time.monotonic() - t_start > args.time_limit:
-                print(f"\ntime limit of {args.time_limit:.0f} s reached: stopping (resumable)", flush=True)
-                break   # leaving the `with` terminates the workers; every finished material is on disk
-    left = len(tasks) - n_ok - n_failed
-    print(f"done: {n_ok} labelled, {n_stable} stable, {n_failed} failed" + (f", {left} left for a rerun" if left else ""),
-          flush=True)
-    return 0
+        store_results(pool.imap_unordered(_label_one, tasks), len(tasks), args, provenance, settings)
+    return 0   # leaving the `with` terminates the workers
 
 
 def cmd_pack_shard(args) -> int:
@@ -289,6 +343,11 @@ def main(parser) -> int:
     p.add_argument("--tasks", type=Path, help="tasks written by export-tasks (instead of building candidates)")
     p.add_argument("--time-limit", type=float, default=0.0,
                    help="stop after this many seconds (resumable); 0 = no limit")
+    p.add_argument("--scheduler", help="label on a running Dask cluster: its scheduler address, tcp://HOST:PORT "
+                                       "(needs pip install -e .[cluster])")
+    p.add_argument("--dask-workers", type=int, default=0, help="label on a local Dask cluster of N worker processes")
+    p.add_argument("--dask-window", type=int, default=0,
+                   help="materials submitted to Dask at once (default: 2 per worker thread, at least 4)")
     p = sub.add_parser("export-tasks", help="candidates with pre-built structures, for `label --tasks`")
     p.add_argument("file", type=Path)
     p.add_argument("--threshold", type=float, default=2e-4, help="ion-substitution probability threshold")
