@@ -111,6 +111,10 @@ def label_with_dask(tasks: list[dict], args, store: Callable[[Iterator[dict]], o
     `store` receives the stream of finished records and writes them (`runner.store_results`); when it
     returns (done, or its time limit), the remaining submissions are cancelled and a LocalCluster is closed.
     """
+    if not tasks:
+        print("0 materials to label", flush=True)
+        store(iter(()))
+        return
     cluster = None
     if args.scheduler:
         client = Client(args.scheduler, timeout="60s")
