@@ -186,3 +186,22 @@ def test_tutorial_install_and_imports_do_not_need_dask():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert res.returncode == 0 and res.stdout.strip() == "[]", res.stderr[-1000:]
+
+
+def test_readme_scaling_figures_match_the_results_file():
+    """README § "Beyond one machine" quotes benchmarks/scaling.json (written by benchmarks/scaling.py)."""
+    res = json.loads((ROOT / "benchmarks" / "scaling.json").read_text())
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Beyond one machine"):]
+    section = section[:section.index("\n## ", 3)]
+    s = res["summary"]
+    quoted = [f"| {s['dask_1_workers']['materials_per_s']:.2f} | {s['dask_2_workers']['materials_per_s']:.2f} | "
+              f"{s['dask_speedup_2_vs_1']:.2f}× |",
+              f"| {s['ddp_1_processes']['epoch_s']:.1f} | {s['ddp_2_processes']['epoch_s']:.1f} | "
+              f"{s['ddp_speedup_2_vs_1']:.2f}× |",
+              f"{res['dask_overhead']['ms_per_task']:.1f} ms per task"]
+    for row, n in zip(res["projection"]["rows"], ("10⁴", "10⁵")):
+        cells = [row[f"hours_on_{g}_gpu"] for g in (1, 4, 8, 32)] + [row["hours_on_64_cpu_cores"]]
+        quoted.append(f"| {n} | " + " | ".join(f"{h:.2f} h" for h in cells) + " |")
+    for text in quoted:
+        assert text in section, text
