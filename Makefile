@@ -22,7 +22,7 @@ $(STAMP): constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_ARGS) -c constraints.txt torch
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[notebooks,test,book]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[notebooks,test,book,cluster]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import distributed as _dist
 from ._io import atomic_write_bytes, atomic_write_json
 from .graphs import structure_to_graph
 from .model import ModelConfig, PeriodicNetwork
@@ -201,8 +202,11 @@ def train(model, train_graphs, valid_graphs, cfg: TrainConfig, checkpoint_dir: s
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    loader = DataLoader(train_graphs, batch_size=cfg.batch_size, shuffle=True, generator=gen)
-    valid_loader = DataLoader(valid_graphs, batch_size=64, shuffle=False)
+    ctx = _dist.current()   # several processes under torchrun (utils.distributed); otherwise one, as always
+    loader = (_dist.train_loader(train_graphs, cfg.batch_size, cfg.seed, ctx) if ctx.active else
+              DataLoader(train_graphs, batch_size=cfg.batch_size, shuffle=True, generator=gen))
+    valid_loader = DataLoader(_dist.shard(valid_graphs, ctx), batch_size=64, shuffle=False)
+    net = _dist.wrap(model, ctx)   # DistributedDataParallel under torchrun, the model itself otherwise
     opt = _adamw(model.parameters(), cfg)
     sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.gamma)
     history = dict(epoch=[], train_loss=[], valid_loss=[], lr=[], seconds=[])
@@ -227,11 +231,13 @@ def train(model, train_graphs, valid_graphs, cfg: TrainConfig, checkpoint_dir: s
     t_start = time.perf_counter() - (history["seconds"][-1] if history["seconds"] else 0.0)
     bar = _progress(range(start_epoch, cfg.epochs), desc="epochs", unit="ep")
     for epoch in bar:
+        _dist.set_epoch(loader, epoch)
         model.train()
         total, count = 0.0, 0
         for batch in loader:
+            batch = batch.to(ctx.device)
             opt.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.mse_loss(model(batch), batch.y)
+            loss = torch.nn.functional.mse_loss(net(batch), batch.y)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(f"training diverged: the loss became {loss.item()} at epoch {epoch} with learning "
                                     f"rate {opt.param_groups[0]['lr']:g}; lower the learning rate (--lr, default "
@@ -241,7 +247,8 @@ def train(model, train_graphs, valid_graphs, cfg: TrainConfig, checkpoint_dir: s
             total += loss.item() * batch.num_graphs
             count += batch.num_graphs
         sched.step()
-        valid_loss = _mean_loss(model, valid_loader)
+        total, count = _dist.sum_over_ranks(ctx, total, count)
+        valid_loss = _dist.mean_over_ranks(ctx, _mean_loss(model, valid_loader), len(valid_loader.dataset))
         history["epoch"].append(epoch)
         history["train_loss"].append(total / max(count, 1))
         history["valid_loss"].append(valid_loss)
@@ -251,14 +258,14 @@ def train(model, train_graphs, valid_graphs, cfg: TrainConfig, checkpoint_dir: s
             best = dict(loss=valid_loss, state={k: v.detach().clone() for k, v in model.state_dict().items()},
                         epoch=epoch)
             history["best_epoch"] = epoch
-            if checkpoint_dir:
+            if checkpoint_dir and ctx.is_writer:
                 save_checkpoint(checkpoint_dir, model, history=history, train_config=cfg, extra=extra_meta)
-        if state_path is not None:
+        if state_path is not None and ctx.is_writer:
             _atomic_torch_save(dict(model=model.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                                     generator=gen.get_state(), history=history, best=best, epoch=epoch,
                                     dataset_sha256=data_sha), state_path)
         bar.set_postfix(train=f"{history['train_loss'][-1]:.4f}", valid=f"{valid_loss:.4f}")
-        if cfg.max_minutes and history["seconds"][-1] > 60 * cfg.max_minutes:
+        if cfg.max_minutes and _dist.rank0_decides(ctx, history["seconds"][-1] > 60 * cfg.max_minutes):
             break
     if best["state"] is not None:
         model.load_state_dict(best["state"])
@@ -287,6 +294,7 @@ def _mean_loss(model, loader) -> float:
     model.eval()
     total, count = 0.0, 0
     for batch in loader:
+        batch = batch.to(next(model.parameters()).device)
         total += torch.nn.functional.mse_loss(model(batch), batch.y, reduction="sum").item() / batch.y.shape[1]
         count += batch.num_graphs
     return total / max(count, 1)
@@ -580,21 +588,28 @@ def fit_default(out=None, version=None, model_config: ModelConfig | None = None,
                               split_sizes={k: len(v) for k, v in idx.items()}),
                  freq_cm1=np.asarray(dataset.freq_cm1).tolist(), train_elements=train_elements,
                  train_geometry=geometry_ranges(graphs["train"]), graph_seconds=round(graph_seconds, 2))
+    ctx = _dist.current()
     out.mkdir(parents=True, exist_ok=True)
-    lock = _acquire_lock(out)
+    lock = _acquire_lock(out) if ctx.is_writer else None   # under torchrun, rank 0 owns the folder
     try:
-        _check_output(out, resume, force)        # again, now that this run owns the folder
-        if not resume:
-            (out / "state.pt").unlink(missing_ok=True)     # --force: start over
+        if ctx.is_writer:
+            _check_output(out, resume, force)        # again, now that this run owns the folder
+            if not resume:
+                (out / "state.pt").unlink(missing_ok=True)     # --force: start over
+        _dist.rank0_decides(ctx, True)               # the other ranks wait until the folder is ready
         history = train(model, graphs["train"], graphs["valid"], train_config, checkpoint_dir=out, resume=resume,
                         extra_meta=extra)
+        if not ctx.is_writer:   # under torchrun, rank 0 alone evaluates and writes the checkpoint
+            return {}
+        model.cpu()
         metrics = {name: dos_metrics(dataset.freq_cm1, np.stack([g.y[0].numpy() for g in graphs[name]]),
                                      predict(model, graphs[name]))
                    for name in ("train", "valid", "test") if graphs[name]}
         save_checkpoint(out, model, history=history, train_config=train_config, extra=extra, metrics=metrics)
         (out / "state.pt").unlink(missing_ok=True)
     finally:
-        lock.unlink(missing_ok=True)
+        if lock is not None:
+            lock.unlink(missing_ok=True)
     return metrics
 
 
@@ -649,13 +664,17 @@ def main(argv=None) -> int:
         p.error("--resume needs --out: the folder of the interrupted run")
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                       max_minutes=args.max_minutes, threads=args.threads)
+    ctx = _dist.init_from_env()   # torchrun: join the process group (utils.distributed); else a no-op
     try:
         metrics = fit_default(args.out, args.version, train_config=cfg, resume=args.resume, data_json=args.data,
                               force=args.force, allow_duplicates=args.allow_duplicates)
     except (TrainingError, CheckpointError, DataError, GraphError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps({k: {m: round(v, 5) for m, v in d.items()} for k, d in metrics.items()}))
+    finally:
+        _dist.shutdown()
+    if ctx.is_writer:
+        print(json.dumps({k: {m: round(v, 5) for m, v in d.items()} for k, d in metrics.items()}))
     return 0
 
 

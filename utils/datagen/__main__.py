@@ -5,6 +5,8 @@
     python -m utils.datagen pack-shard                                    # move finished records into a shard
     python -m utils.datagen status                                        # counts so far
     python -m utils.datagen converge --n 16                               # settings convergence check
+    python -m utils.datagen label --tasks t.json.gz --dask-workers 4      # on Dask (pip install -e .[cluster])
+    python -m utils.datagen label --tasks t.json.gz --scheduler tcp://HOST:8786   # on a running Dask cluster
 
 Each finished material is written atomically as labels/pending/<id>.json (failures as labels/failed/<id>.json,
 with the reason); `pack-shard` appends them to a new gzipped JSON-lines shard, so git history holds each

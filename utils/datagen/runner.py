@@ -45,8 +45,9 @@ def _init_worker(calculator: str, device: str = "cpu") -> None:
     import warnings
     warnings.filterwarnings("ignore")
     try:
-        import torch
-        torch.set_num_threads(1)
+        if calculator != "emt":   # EMT needs no torch: not importing it saves seconds per worker start
+            import torch
+            torch.set_num_threads(1)
     except ImportError:
         pass
     _CALC = make_calculator(calculator, device)
@@ -58,6 +59,37 @@ class _Timeout(Exception):
 
 def _alarm(signum, frame):
     raise _Timeout()
+
+
+def _start_deadline(seconds: int):
+    """Raise `_Timeout` in the calling thread after `seconds`; returns the function that cancels it.
+
+    The main thread (a local pool worker) uses SIGALRM; any other thread (a Dask worker runs tasks in a thread
+    pool, where signals cannot be used) gets the exception from a timer through CPython's
+    ``PyThreadState_SetAsyncExc``. Both are delivered between Python bytecodes, so a long C call finishes first.
+    """
+    import threading
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.alarm(int(seconds))
+        return lambda: signal.alarm(0)
+    import ctypes
+    target, lock, state = threading.get_ident(), threading.Lock(), {"live": True}
+
+    def fire():
+        with lock:
+            if state["live"]:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), ctypes.py_object(_Timeout))
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+
+    def cancel():
+        with lock:
+            state["live"] = False
+        timer.cancel()
+    return cancel
 
 
 def _task_atoms(task: dict):
@@ -96,8 +128,7 @@ def _label_one(task: dict) -> dict:
     settings = LabelSettings(**task["settings"])
     t0 = time.perf_counter()
     formula = task.get("formula")
-    signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(int(task["timeout_s"]))
+    cancel_deadline = _start_deadline(int(task["timeout_s"]))
     try:
         atoms, formula = _task_atoms(task)
         if len(atoms) > task["max_atoms"]:
@@ -111,7 +142,7 @@ def _label_one(task: dict) -> dict:
     except Exception as exc:   # one bad material must never stop the run; the reason is logged
         rec = dict(ok=False, reason=f"{type(exc).__name__}: {exc}")
     finally:
-        signal.alarm(0)
+        cancel_deadline()
     rec["wall_s"] = round(time.perf_counter() - t0, 2)
     return {"formula": formula, **{k: task[k] for k in ("id", "prototype", "set", "mapping", "origin", "source", "name",
                                                         "bond_class") if k in task},
@@ -217,50 +248,74 @@ def _best_yield_first(tasks: list[dict], out: Path) -> list[dict]:
     return sorted(tasks, key=lambda t: (-expected_yield(t.get("prototype", "")), -float(t.get("score", 0.0))))
 
 
-def cmd_label(args) -> int:
+def store_results(results, n_tasks: int, args, provenance: dict, settings) -> tuple[int, int, int]:
+    """Write each finished record as it arrives: pending/<id>.json, or failed/<id>.json with the reason.
+
+    The one writer of the store, whatever computed the records (the local process pool or Dask workers):
+    atomic writes, an id never written twice, spectra of unstable materials dropped, progress, `--time-limit`.
+    Returns (labelled, stable, failed); materials not yet finished are left for a rerun.
+    """
     from tqdm import tqdm
 
-    from .label import LabelSettings, is_stable
+    from .label import is_stable
+
+    n_ok = n_stable = n_failed = 0
+    written: set[str] = set()
+    t_start = time.monotonic()
+    bar = tqdm(results, total=n_tasks, unit="mat", file=sys.stdout, mininterval=5)
+    for rec in bar:
+        folder = "pending" if rec["ok"] else "failed"
+        if rec["id"] in written or any((args.out / d / f"{rec['id']}.json").exists() for d in ("pending", "failed")):
+            print(f"\n{rec['id']}: already stored, this second result is not written", flush=True)
+            continue
+        rec["provenance"] = provenance
+        if rec["ok"]:
+            rec["stable"] = is_stable(rec, settings)
+            if not rec["stable"]:   # keep the statistics, drop the bulky spectra
+                for key in ("fine_dos", "fine_pdos", "dos"):
+                    rec.pop(key, None)
+            n_ok += 1
+            n_stable += rec["stable"]
+        else:
+            n_failed += 1
+        atomic_write_text(args.out / folder / f"{rec['id']}.json", json.dumps(rec))
+        written.add(rec["id"])
+        bar.set_postfix(stable=n_stable, labelled=n_ok)
+        if args.time_limit and time.monotonic() - t_start > args.time_limit:
+            print(f"\ntime limit of {args.time_limit:.0f} s reached: stopping (resumable)", flush=True)
+            break   # the caller then stops the workers; every finished material is on disk
+    left = n_tasks - n_ok - n_failed
+    print(f"done: {n_ok} labelled, {n_stable} stable, {n_failed} failed" + (f", {left} left for a rerun" if left else ""),
+          flush=True)
+    return n_ok, n_stable, n_failed
+
+
+def cmd_label(args) -> int:
+    from .label import LabelSettings
 
     settings = LabelSettings.fast() if args.fast else LabelSettings()
     settings_d = {k: getattr(settings, k) for k in settings.__dataclass_fields__}
     tasks = _tasks(args, settings_d)
-    print(f"{len(tasks)} materials to label with {args.calculator} on {args.workers} worker(s) ({args.device})",
-          flush=True)
     provenance = dict(labeller=args.calculator, versions=_versions(args.calculator), settings=settings_d,
                       device=args.device)
+    if getattr(args, "scheduler", None) or getattr(args, "dask_workers", 0):
+        try:
+            from .cluster import label_with_dask
+        except ImportError as exc:
+            raise SystemExit(f"{exc}: --scheduler and --dask-workers need pip install -e .[cluster]") from None
+        label_with_dask(tasks, args, lambda results: store_results(results, len(tasks), args, provenance, settings))
+        return 0
+    print(f"{len(tasks)} materials to label with {args.calculator} on {args.workers} worker(s) ({args.device})",
+          flush=True)
     ctx = mp.get_context("spawn")
-    n_ok = n_stable = n_failed = 0
-    t_start = time.monotonic()
     with ctx.Pool(args.workers, initializer=_init_worker, initargs=(args.calculator, args.device),
                   maxtasksperchild=50) as pool:
-        bar = tqdm(pool.imap_unordered(_label_one, tasks), total=len(tasks), unit="mat", file=sys.stdout,
-                   mininterval=5)
-        for rec in bar:
-            rec["provenance"] = provenance
-            if rec["ok"]:
-                rec["stable"] = is_stable(rec, settings)
-                if not rec["stable"]:   # keep the statistics, drop the bulky spectra
-                    for key in ("fine_dos", "fine_pdos", "dos"):
-                        rec.pop(key, None)
-                atomic_write_text(args.out / "pending" / f"{rec['id']}.json", json.dumps(rec))
-                n_ok += 1
-                n_stable += rec["stable"]
-            else:
-                atomic_write_text(args.out / "failed" / f"{rec['id']}.json", json.dumps(rec))
-                n_failed += 1
-            bar.set_postfix(stable=n_stable, labelled=n_ok)
-            if args.time_limit and time.monotonic() - t_start > args.time_limit:
-                print(f"\ntime limit of {args.time_limit:.0f} s reached: stopping (resumable)", flush=True)
-                break   # leaving the `with` terminates the workers; every finished material is on disk
-    left = len(tasks) - n_ok - n_failed
-    print(f"done: {n_ok} labelled, {n_stable} stable, {n_failed} failed" + (f", {left} left for a rerun" if left else ""),
-          flush=True)
-    return 0
+        store_results(pool.imap_unordered(_label_one, tasks), len(tasks), args, provenance, settings)
+    return 0   # leaving the `with` terminates the workers
 
 
-def _new_shard(shards: Path, data: bytes) -> Path:
-    """Write ``data`` as the next free ``shard-NNNN.jsonl.gz`` (highest existing index + 1), never over a shard.
+def _new_shard(shards: Path, data: bytes, stem: str = "shard") -> Path:
+    """Write ``data`` as the next free ``<stem>-NNNN.jsonl.gz`` (highest existing index + 1), never over a shard.
 
     The bytes go to a temporary file (fsync) that is hard-linked to the final name: ``os.link`` fails if the
     name exists, so two packers never share a name and an existing shard is never replaced.
@@ -269,17 +324,18 @@ def _new_shard(shards: Path, data: bytes) -> Path:
     import re
     import tempfile
 
-    fd, tmp = tempfile.mkstemp(dir=shards, prefix=".shard-", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=shards, prefix=f".{stem}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
-        taken = [int(m.group(1)) for p in shards.iterdir() if (m := re.fullmatch(r"shard-(\d+)\.jsonl\.gz", p.name))]
+        taken = [int(m.group(1)) for p in shards.iterdir()
+                 if (m := re.fullmatch(re.escape(stem) + r"-(\d+)\.jsonl\.gz", p.name))]
         n = max(taken, default=-1) + 1
         while True:
-            path = shards / f"shard-{n:04d}.jsonl.gz"
+            path = shards / f"{stem}-{n:04d}.jsonl.gz"
             try:
                 os.link(tmp, path)
                 return path
@@ -349,25 +405,6 @@ def _single_point(rec: dict) -> dict:
     return dict(id=rec["id"], energy_per_atom_eV=round(float(atoms.get_potential_energy()) / len(atoms), 6))
 
 
-def _write_new_file(folder: Path, stem: str, data: bytes) -> Path:
-    """Write `data` to the next free ``<stem>-NNNN.jsonl.gz`` in `folder`; never overwrites (O_EXCL)."""
-    import os
-    folder.mkdir(parents=True, exist_ok=True)
-    n = 1 + max([int(p.name.split("-")[-1].split(".")[0]) for p in folder.glob(f"{stem}-*.jsonl.gz")] or [-1])
-    while True:
-        path = folder / f"{stem}-{n:04d}.jsonl.gz"
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except FileExistsError:
-            n += 1
-            continue
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        return path
-
-
 def cmd_energies(args) -> int:
     """Single-point energies (eV/atom) of the stored relaxed structures that lack one, in resumable chunks."""
     have = stored_energies(args.out)
@@ -379,7 +416,8 @@ def cmd_energies(args) -> int:
         for start in range(0, len(todo), args.chunk):
             rows = pool.map(_single_point, todo[start:start + args.chunk])
             data = gzip.compress(("\n".join(json.dumps(r) for r in rows) + "\n").encode())
-            path = _write_new_file(args.out / "energies", "energies", data)
+            (args.out / "energies").mkdir(parents=True, exist_ok=True)
+            path = _new_shard(args.out / "energies", data, stem="energies")
             print(f"{start + len(rows)}/{len(todo)} → {path.name} ({time.monotonic() - t0:.0f} s)", flush=True)
     return 0
 
@@ -447,6 +485,11 @@ def main(parser) -> int:
     p.add_argument("--tasks", type=Path, help="tasks written by export-tasks (instead of building candidates)")
     p.add_argument("--time-limit", type=float, default=0.0,
                    help="stop after this many seconds (resumable); 0 = no limit")
+    p.add_argument("--scheduler", help="label on a running Dask cluster: its scheduler address, tcp://HOST:PORT "
+                                       "(needs pip install -e .[cluster])")
+    p.add_argument("--dask-workers", type=int, default=0, help="label on a local Dask cluster of N worker processes")
+    p.add_argument("--dask-window", type=int, default=0,
+                   help="materials submitted to Dask at once (default: 2 per worker thread, at least 4)")
     p = sub.add_parser("export-tasks", help="candidates with pre-built structures, for `label --tasks`")
     p.add_argument("file", type=Path)
     p.add_argument("--threshold", type=float, default=2e-4, help="ion-substitution probability threshold")
