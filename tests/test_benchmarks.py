@@ -246,3 +246,15 @@ def test_notebook_figures_are_redirected(bench, tmp_path, monkeypatch):
     path = utils.plot.save_figure(fig, "bench_redirect_probe")
     plt.close(fig)
     assert path == tmp_path / "bench_redirect_probe.png" and path.exists()
+
+
+def test_readme_section_is_rewritten_in_place(bench, tmp_path):
+    results = json.loads((ROOT / "benchmarks" / "results.json").read_text())
+    results["targets"] = bench.evaluate(results)
+    readme = tmp_path / "README.md"
+    readme.write_text("# T\n\n## Before\n\ntext\n\n## Performance\n\nold numbers\n\n## After\n\nkept\n")
+    bench.update_readme(results, readme)
+    text = readme.read_text()
+    assert "old numbers" not in text and text.startswith("# T\n\n## Before\n\ntext\n\n## Performance\n")
+    assert text.endswith("\n## After\n\nkept\n") and text.count("## Performance") == 1
+    assert "benchmarks/results.md" in text
