@@ -209,3 +209,73 @@ def test_default_model_size():
     model = PeriodicNetwork(ModelConfig())
     assert 1_000_000 < count_parameters(model) < 5_000_000  # ~2.5 M, dominated by the 64x0e ⊗ 64x0e products
     assert model.irreps_hidden == o3.Irreps("32x0o + 32x0e + 32x1o + 32x1e")
+
+
+# ---------------------------------------------------- node-attribute tensor products, once per distinct attribute
+def per_atom_tensor_product(tp, x, attr, attr_index=None):
+    """Reference: e3nn's FullyConnectedTensorProduct evaluated on every atom (the original tutorial's path)."""
+    return o3.FullyConnectedTensorProduct.forward(tp, x, attr if attr_index is None else attr[attr_index])
+
+
+@pytest.mark.parametrize("irreps_in, irreps_attr, irreps_out", [
+    ("4x0e + 2x0o + 2x1o + 3x1e + 1x2e", "3x0e", "3x0e + 2x1o + 2x1e + 2x2e"),
+    ("5x0e + 2x1o + 1x1o", "2x0e + 3x0e", "2x0e + 4x1o + 3x2e"),  # repeated irreps, two attribute blocks
+])
+def test_attribute_tensor_product_matches_e3nn(irreps_in, irreps_attr, irreps_out):
+    from utils.model import AttributeTensorProduct
+
+    torch.manual_seed(0)
+    with torch.random.fork_rng():
+        torch.set_default_dtype(torch.float64)
+        try:
+            tp = AttributeTensorProduct(irreps_in, irreps_attr, irreps_out)
+        finally:
+            torch.set_default_dtype(torch.float32)
+    x = o3.Irreps(irreps_in).randn(7, -1, dtype=torch.float64).requires_grad_()
+    rows = torch.randn(3, o3.Irreps(irreps_attr).dim, dtype=torch.float64, requires_grad=True)
+    index = torch.tensor([2, 0, 0, 1, 2, 2, 0])
+    results = []
+    for evaluate in (tp.forward, lambda *a: per_atom_tensor_product(tp, *a)):
+        out = evaluate(x, rows, index)
+        grads = torch.autograd.grad(out.sin().sum(), [x, rows, tp.weight])
+        results.append((out, *grads))
+    for new, reference in zip(*results):
+        torch.testing.assert_close(new, reference, atol=1e-12, rtol=1e-10)
+    torch.testing.assert_close(tp(x, rows[index]), results[1][0], atol=1e-12, rtol=1e-10)  # one row per atom
+    assert set(tp.state_dict()) == {"weight", "output_mask"}  # the state dict of e3nn's module
+
+
+def test_attribute_tensor_product_rejects_non_scalar_attributes():
+    from utils.model import AttributeTensorProduct
+
+    with pytest.raises(ValueError, match="scalars"):
+        AttributeTensorProduct("2x1o", "1x0o", "2x1e")
+
+
+def test_network_equals_the_per_atom_evaluation(build_crystal, monkeypatch):
+    """The whole network (outputs and every parameter's gradient) as with e3nn's per-atom tensor products."""
+    from utils.model import AttributeTensorProduct
+
+    with torch.random.fork_rng():
+        torch.set_default_dtype(torch.float64)
+        try:
+            model = tiny_model(num_neighbors=15.0, seed=2).double().train()
+        finally:
+            torch.set_default_dtype(torch.float32)
+    data = [structure_to_graph(atoms, dtype=torch.float64) for atoms in (
+        build_crystal("ZnO").repeat((1, 1, 2)), build_crystal("triclinic"), build_crystal("NaCl"))]
+    batch = next(iter(DataLoader(data, batch_size=3)))
+    assert torch.unique(batch.node_attr, dim=0).shape[0] < batch.num_nodes  # atoms share attribute rows
+
+    def run():
+        model.zero_grad()
+        out = model(batch)
+        out.square().sum().backward()
+        return out.detach(), {name: p.grad.clone() for name, p in model.named_parameters()}
+
+    new_out, new_grads = run()
+    monkeypatch.setattr(AttributeTensorProduct, "forward", per_atom_tensor_product)
+    ref_out, ref_grads = run()
+    torch.testing.assert_close(new_out, ref_out, atol=1e-12, rtol=1e-10)
+    for name in ref_grads:
+        torch.testing.assert_close(new_grads[name], ref_grads[name], atol=1e-11, rtol=1e-9, msg=name)

@@ -52,3 +52,29 @@ def test_retraining_reproduces_shipped_metrics(shipped, tmp_path):
                           train_config=TrainConfig(**meta["train_config"]))
     for key in ("mse", "mae", "wasserstein_cm1"):
         assert metrics["test"][key] == pytest.approx(meta["metrics"]["test"][key], rel=0.05), key
+
+
+def test_predictions_equal_those_of_the_per_atom_tensor_products(shipped):
+    """Predictions stored by tests/fixtures/make_shipped_predictions.py before the node-attribute tensor products
+    were evaluated once per distinct attribute row (then: e3nn's per-atom evaluation) are reproduced to 1e-6."""
+    from pathlib import Path
+
+    import torch
+
+    from utils.graphs import structure_to_graph
+    from utils.predict import read_structure
+
+    dataset, model, meta = shipped
+    fixtures = Path(__file__).parent / "fixtures"
+    reference = np.load(fixtures / "shipped_predictions.npz", allow_pickle=False)
+    if str(reference["weights_sha256"]) != meta["weights_sha256"]:
+        pytest.skip("the shipped checkpoint was retrained after the reference predictions were stored")
+    idx = dataset.split("test")[: len(reference["ids"])]
+    assert [dataset[int(i)].id for i in idx] == reference["ids"].tolist()
+    got = predict(model, graphs_from_dataset(dataset, idx, model.config.r_max))
+    np.testing.assert_allclose(got, reference["dos"], atol=1e-6, rtol=0)
+    mixed = structure_to_graph(read_structure(fixtures / "predict" / "Mg3SbBi_mixed.cif"), r_max=model.config.r_max)
+    with torch.no_grad():
+        dos, per_atom = model(mixed, return_per_atom=True)
+    np.testing.assert_allclose(dos[0].numpy(), reference["mixed_dos"], atol=1e-6, rtol=0)
+    np.testing.assert_allclose(per_atom.numpy(), reference["mixed_per_atom"], atol=1e-6, rtol=0)

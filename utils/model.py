@@ -41,6 +41,7 @@ from torch_geometric.utils import scatter
 
 __all__ = [
     "ModelConfig",
+    "AttributeTensorProduct",
     "Convolution",
     "GatedConvolution",
     "NodeFeatures",
@@ -151,6 +152,112 @@ def tp_path_exists(irreps_in1, irreps_in2, ir_out) -> bool:
     return any(ir_out in ir1 * ir2 for _, ir1 in irreps_in1 for _, ir2 in irreps_in2)
 
 
+def _chunk_layout(index: torch.Tensor, k: int, size: int):
+    """Atoms grouped by attribute row and cut into chunks of ≤ `size` atoms of one row.
+
+    index: (n,) row of each atom, in [0, k). Returns ``chunk_row`` (c,) the row of each chunk and ``slot``
+    (n,) each atom's place in the padded (c·size) layout (chunk-major; unused slots stay zero).
+    """
+    n = index.shape[0]
+    counts = torch.bincount(index, minlength=k)  # (k,) atoms of each row
+    chunks = (counts + size - 1) // size  # (k,) chunks of each row, consecutive
+    first_chunk = torch.cumsum(chunks, 0) - chunks  # (k,)
+    order = torch.argsort(index, stable=True)  # (n,) atoms grouped by row
+    sorted_rows = index[order]
+    rank = torch.arange(n, device=index.device) - (torch.cumsum(counts, 0) - counts)[sorted_rows]  # place in row
+    slot = torch.empty_like(index)
+    slot[order] = first_chunk[sorted_rows] * size + rank
+    n_chunks = int(chunks.sum())
+    chunk_row = torch.repeat_interleave(torch.arange(k, device=index.device), chunks, output_size=n_chunks)
+    return chunk_row, slot
+
+
+class AttributeTensorProduct(o3.FullyConnectedTensorProduct):
+    r"""e3nn's fully connected tensor product ``x ⊗ a`` with scalar attributes a, evaluated once per distinct a.
+
+    When every irrep of a is ``0e``, each path ``x_{i1} ⊗ a → out`` of the product only mixes the
+    multiplicities of x, so the product is linear in x with a matrix that depends on a alone (e3nn's
+    "uvw" rule with the Wigner 3j symbol of (l, 0, l), δ_ij/√(2l+1)):
+
+    .. math::
+        \text{out}_{w,i} = \sum_u L(a)_{uw}\, x_{u,i}, \qquad
+        L(a)_{uw} = \sum_\text{paths} \frac{c_\text{path}}{\sqrt{2l+1}} \sum_v a_v W_{uvw}
+
+    (W: this module's ``weight``, viewed per path as (u, v, w); c_path: e3nn's normalization of the path,
+    ``instruction.path_weight``; i: the 2l+1 components of the irrep). The node attributes of a crystal
+    take one value per element (per distinct occupancy row), so :meth:`forward` computes L once for each
+    of the k distinct rows (k·u·v·w multiply-adds) and applies it to the atoms of that row (n·u·w),
+    instead of e3nn's per-atom evaluation (n·u·v·w). The atoms of a row are processed in chunks of
+    ``chunk_size`` by one batched matrix product per path. Same parameters, same state dict, same outputs
+    as ``o3.FullyConnectedTensorProduct.forward`` up to float round-off (tests/test_model.py compares them).
+
+    Args:
+        irreps_in1: irreps of x; irreps_in2: irreps of a (only ``0e``); irreps_out: irreps of the output.
+
+    Forward args: ``x`` (n, irreps_in1.dim); ``attr`` (k, irreps_in2.dim), the distinct attribute rows;
+    ``attr_index`` (n,) long, the row of each of x's rows (``None``: one row of ``attr`` per row of x,
+    k = n) → (n, irreps_out.dim).
+
+    Example::
+
+        >>> tp = AttributeTensorProduct("4x0e + 2x1o", "3x0e", "2x0e + 2x1o")
+        >>> x, rows, index = torch.randn(5, 10), torch.randn(2, 3), torch.tensor([0, 1, 1, 0, 1])
+        >>> e3nn_result = o3.FullyConnectedTensorProduct.forward(tp, x, rows[index])  # per atom
+        >>> bool(torch.allclose(tp(x, rows, index), e3nn_result, atol=1e-6))
+        True
+    """
+
+    chunk_size = 8  # atoms per batched product; larger chunks pad more (a row's last chunk is partly empty)
+
+    def __init__(self, irreps_in1, irreps_in2, irreps_out) -> None:
+        super().__init__(irreps_in1, irreps_in2, irreps_out)
+        if any(ir != o3.Irrep("0e") for _, ir in self.irreps_in2):
+            raise ValueError(f"the attributes must be scalars (0e), got {self.irreps_in2}")
+        # every (input irrep, output irrep) pair, with its tensor-product paths (one per attribute irrep)
+        self._pairs: list[tuple[int, int]] = []
+        self._pair_paths: list[list[tuple[int, float]]] = []
+        for i, ins in enumerate(self.instructions):
+            pair = (ins.i_in1, ins.i_out)
+            if pair not in self._pairs:
+                self._pairs.append(pair)
+                self._pair_paths.append([])
+            factor = ins.path_weight / self.irreps_out[ins.i_out].ir.dim ** 0.5
+            self._pair_paths[self._pairs.index(pair)].append((i, factor))
+        self._path_sizes = [math.prod(ins.path_shape) for ins in self.instructions]
+
+    def attribute_matrices(self, attr: torch.Tensor) -> list[torch.Tensor]:
+        """L(a) of every row of ``attr`` (k, irreps_in2.dim): one (k, u, w) tensor per (input, output) pair."""
+        # the weight of each path (u, v, w), in instruction order (a split: one copy in the backward pass,
+        # where narrowed views would each allocate a gradient of the whole weight)
+        paths = [w.view(ins.path_shape) for w, ins in zip(self.weight.split(self._path_sizes), self.instructions)]
+        blocks, shapes = [], []
+        for pair_paths in self._pair_paths:
+            rows = [paths[i].permute(1, 0, 2).reshape(paths[i].shape[1], -1) * factor for i, factor in pair_paths]
+            blocks.append(torch.cat(rows, dim=0))  # (irreps_in2.dim, u·w): one row per attribute component
+            shapes.append(paths[pair_paths[0][0]].shape[::2])  # (u, w)
+        matrices = attr @ torch.cat(blocks, dim=1)  # (k, Σ u·w): all pairs in one product
+        return [m.reshape(-1, *shape) for m, shape in zip(matrices.split([u * w for u, w in shapes], dim=1), shapes)]
+
+    def forward(self, x: torch.Tensor, attr: torch.Tensor, attr_index: torch.Tensor | None = None) -> torch.Tensor:
+        if attr_index is None:
+            attr_index = torch.arange(x.shape[0], device=x.device)  # one attribute row per atom
+        size = self.chunk_size
+        chunk_row, slot = _chunk_layout(attr_index, attr.shape[0], size)  # (c,), (n,)
+        n_chunks = chunk_row.shape[0]
+        x_pad = x.new_zeros(n_chunks * size, x.shape[1]).index_copy(0, slot, x)  # (c·size, irreps_in1.dim)
+        outputs: list = [None] * len(self.irreps_out)
+        in_slices = self.irreps_in1.slices()
+        for (i_in, i_out), matrix in zip(self._pairs, self.attribute_matrices(attr)):
+            mul, ir = self.irreps_in1[i_in]
+            xi = x_pad[:, in_slices[i_in]].reshape(n_chunks, size, mul, ir.dim).transpose(2, 3)
+            y = torch.bmm(xi.reshape(n_chunks, size * ir.dim, mul), matrix[chunk_row])  # (c, size·i, w)
+            y = y.reshape(n_chunks, size, ir.dim, -1).transpose(2, 3).reshape(n_chunks * size, -1)  # (c·size, w·i)
+            outputs[i_out] = y if outputs[i_out] is None else outputs[i_out] + y
+        parts = [x_pad.new_zeros(n_chunks * size, mul_ir.dim) if out is None else out
+                 for out, mul_ir in zip(outputs, self.irreps_out)]
+        return torch.cat(parts, dim=1)[slot]  # (n, irreps_out.dim)
+
+
 class Convolution(nn.Module):
     r"""Equivariant point convolution on a (periodic) graph, as in e3nn's ``gate_points_2101``.
 
@@ -162,7 +269,8 @@ class Convolution(nn.Module):
                        \sum_j \mathrm{lin_1}(x_j, a_j) \otimes_{w(|r_{ij}|)} Y(\hat r_{ij}),\ a_i\Big)
 
     ``sc``, ``lin1``, ``lin2`` are fully connected tensor products with the node attributes a
-    (learned, no edge dependence); ``tp`` is a "uvu" tensor product whose weights w come from a
+    (learned, no edge dependence; :class:`AttributeTensorProduct`, evaluated once per distinct a); ``tp``
+    is a "uvu" tensor product whose weights w come from a
     radial MLP ``fc`` of the embedded edge length; z = ``num_neighbors``. The sin/cos mixing
     (kept from the original) only applies to output irreps the self-connection can produce;
     elsewhere the message term enters with weight 1.
@@ -178,7 +286,9 @@ class Convolution(nn.Module):
 
     Forward args (shapes): ``node_input`` (n, irreps_in.dim), ``node_attr`` (n,
     irreps_node_attr.dim), ``edge_src``, ``edge_dst`` (n_edges,) long, ``edge_attr`` (n_edges,
-    irreps_edge_attr.dim), ``edge_length_embedded`` (n_edges, num_basis) → (n, irreps_out.dim).
+    irreps_edge_attr.dim), ``edge_length_embedded`` (n_edges, num_basis), optional ``node_attr_index``
+    (n,) long → (n, irreps_out.dim). With ``node_attr_index``, ``node_attr`` holds the k distinct attribute
+    rows and ``node_attr_index`` the row of each atom; without, one row per atom.
 
     Example::
 
@@ -208,8 +318,8 @@ class Convolution(nn.Module):
         self.irreps_out = o3.Irreps(irreps_out)
         self.num_neighbors = float(num_neighbors)
 
-        self.sc = o3.FullyConnectedTensorProduct(self.irreps_in, self.irreps_node_attr, self.irreps_out)
-        self.lin1 = o3.FullyConnectedTensorProduct(self.irreps_in, self.irreps_node_attr, self.irreps_in)
+        self.sc = AttributeTensorProduct(self.irreps_in, self.irreps_node_attr, self.irreps_out)
+        self.lin1 = AttributeTensorProduct(self.irreps_in, self.irreps_node_attr, self.irreps_in)
 
         # one "uvu" path for every (input irrep, edge irrep) pair whose product reaches irreps_out
         irreps_mid = []
@@ -236,7 +346,7 @@ class Convolution(nn.Module):
         self.fc = FullyConnectedNet(
             [num_basis] + radial_layers * [radial_neurons] + [self.tp.weight_numel], torch.nn.functional.silu
         )
-        self.lin2 = o3.FullyConnectedTensorProduct(irreps_mid, self.irreps_node_attr, self.irreps_out)
+        self.lin2 = AttributeTensorProduct(irreps_mid, self.irreps_node_attr, self.irreps_out)
 
         mixing_sc, mixing_message = math.sin(math.pi / 8), math.cos(math.pi / 8)
         sc_mask = self.sc.output_mask.to(torch.get_default_dtype())  # (irreps_out.dim,) 1 where sc reaches
@@ -246,19 +356,20 @@ class Convolution(nn.Module):
     def forward(
         self,
         node_input: torch.Tensor,  # (n, irreps_in.dim)
-        node_attr: torch.Tensor,  # (n, irreps_node_attr.dim)
+        node_attr: torch.Tensor,  # (k, irreps_node_attr.dim): k distinct rows, or one per atom (k = n)
         edge_src: torch.Tensor,  # (n_edges,)
         edge_dst: torch.Tensor,  # (n_edges,)
         edge_attr: torch.Tensor,  # (n_edges, irreps_edge_attr.dim)
         edge_length_embedded: torch.Tensor,  # (n_edges, num_basis)
+        node_attr_index: torch.Tensor | None = None,  # (n,) row of node_attr of each atom; None: k = n
     ) -> torch.Tensor:
         weight = self.fc(edge_length_embedded)  # (n_edges, tp.weight_numel)
-        self_connection = self.sc(node_input, node_attr)  # (n, irreps_out.dim)
-        x = self.lin1(node_input, node_attr)  # (n, irreps_in.dim)
+        self_connection = self.sc(node_input, node_attr, node_attr_index)  # (n, irreps_out.dim)
+        x = self.lin1(node_input, node_attr, node_attr_index)  # (n, irreps_in.dim)
         messages = self.tp(x[edge_src], edge_attr, weight)  # (n_edges, irreps_mid.dim)
         x = scatter(messages, edge_dst, dim=0, dim_size=node_input.shape[0], reduce="sum")  # (n, irreps_mid.dim)
         x = x / self.num_neighbors**0.5
-        x = self.lin2(x, node_attr)  # (n, irreps_out.dim)
+        x = self.lin2(x, node_attr, node_attr_index)  # (n, irreps_out.dim)
         return self.mixing_sc * self_connection + self.mixing_message * x
 
 
@@ -272,8 +383,9 @@ class GatedConvolution(nn.Module):
         self.irreps_in = conv.irreps_in
         self.irreps_out = gate.irreps_out
 
-    def forward(self, node_input, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded) -> torch.Tensor:
-        x = self.conv(node_input, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded)
+    def forward(self, node_input, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded,
+                node_attr_index=None) -> torch.Tensor:
+        x = self.conv(node_input, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded, node_attr_index)
         return self.gate(x)
 
 
@@ -374,7 +486,10 @@ class PeriodicNetwork(nn.Module):
 
         node_input = data.x if self.config.node_input == "mass" else data.node_attr
         x = torch.relu(self.em(node_input))  # (n, em_dim)
-        node_attr = torch.relu(self.em(data.node_attr))  # (n, em_dim)
+        # node attributes: one row per distinct occupancy row (an element, or a mixed site) → the tensor
+        # products with them are evaluated once per row, not once per atom (AttributeTensorProduct)
+        attr_rows, attr_index = torch.unique(data.node_attr, dim=0, return_inverse=True)  # (k, 118), (n,)
+        node_attr = torch.relu(self.em(attr_rows))  # (k, em_dim)
         features = [NodeFeatures("embedding", self.irreps_embedding, x)]
 
         edge_src, edge_dst = data.edge_index  # (n_edges,), (n_edges,)
@@ -388,9 +503,10 @@ class PeriodicNetwork(nn.Module):
         ).mul(self.config.num_basis**0.5)  # (n_edges, num_basis)
 
         for index, layer in enumerate(self.layers):
-            x = layer(x, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded)
+            x = layer(x, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded, attr_index)
             features.append(NodeFeatures(f"layer {index + 1}", layer.irreps_out, x))
-        x = self.output_conv(x, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded)  # (n, out_dim)
+        x = self.output_conv(x, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded,
+                             attr_index)  # (n, out_dim)
         features.append(NodeFeatures("output", self.irreps_out, x))
 
         per_atom = torch.relu(x)  # (n, out_dim)
