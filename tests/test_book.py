@@ -326,6 +326,11 @@ CHECK = r"""(() => {
     images: imgs.length,
     reveal_ready: !!document.querySelector('.reveal.ready'),
     slides: document.querySelectorAll('.reveal .slides section').length,
+    // code cells and outputs of the book that scroll sideways (a projector would hide their ends)
+    code_blocks: document.querySelectorAll('div.cell pre').length,
+    sideways: [...document.querySelectorAll('div.cell pre')].filter(p => p.scrollWidth > p.clientWidth + 1)
+                .map(p => p.textContent.split('\n').reduce((a, b) => a.length > b.length ? a : b).slice(0, 80)),
+    column_px: Math.round((document.querySelector('.bd-article') || document.body).getBoundingClientRect().width),
   };
 })()"""
 
@@ -521,6 +526,7 @@ def test_book_pages_render_offline(book, server, browser):
     shots = book / "_screenshots"
     shutil.rmtree(shots, ignore_errors=True)
     problems = []
+    n_code, columns = 0, []
     for page in pages:
         rel = page.relative_to(book).as_posix()
         problems += [f"{rel}: {p}" for p in static_problems(page, book)]
@@ -534,6 +540,9 @@ def test_book_pages_render_offline(book, server, browser):
         r = browser.visit(f"{server}/book/{rel}", READY_BOOK, CHECK, shots / f"{rel.replace('/', '_')[:-5]}.png",
                           extra_shots=BOOK_SHOTS)
         problems += page_problems(rel, r, expect_math)
+        problems += [f"{rel}: a code cell or output scrolls sideways at 1280 px: {line!r}" for line in r["sideways"]]
+        n_code += r["code_blocks"]
+        columns.append(r["column_px"])
         if re.match(r"\d\d_", page.name):
             assert r["images"] >= 2, f"{rel}: expected figures"
     assert not problems, "\n".join(problems)
@@ -542,7 +551,8 @@ def test_book_pages_render_offline(book, server, browser):
     widget_pages = [p for p in notebooks if "widgets" in nbformat.read(ROOT / "notebooks" / f"{p.stem}.ipynb", 4).metadata]
     for p in widget_pages:
         assert (shots / f"notebooks_{p.stem}-widget.png").exists(), f"{p.name}: no widget rendered"
-    print(f"{len(pages)} pages checked in {time.time() - t0:.0f} s; screenshots in {shots.relative_to(ROOT)}")
+    print(f"{len(pages)} pages checked in {time.time() - t0:.0f} s ({n_code} code blocks, none scrolling sideways; "
+          f"content column {min(columns)}–{max(columns)} px at 1280 px); screenshots in {shots.relative_to(ROOT)}")
 
 
 def test_slides_render_offline(server, browser):
