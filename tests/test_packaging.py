@@ -342,3 +342,82 @@ def test_a_broken_workflow_fails_the_schema_check(tmp_path):
     out = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
                           str(bad)], capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
+
+
+# ------------------------------------------------------------------------------------------- README install blocks
+
+
+def readme_block(lang: str) -> str:
+    """The one ```{lang} block of the README's "Without make" section."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Without make"):readme.index("### Which computers")]
+    blocks = re.findall(rf"^```{lang}\n(.*?)^```", section, re.S | re.M)
+    assert len(blocks) == 1, f"expected one {lang} block in 'Without make', found {len(blocks)}"
+    return blocks[0]
+
+
+def test_install_blocks_paste_into_their_shells():
+    """The bash block works in bash/zsh on Linux and macOS, the PowerShell block in PowerShell 5.1 and cmd.exe.
+    (The PowerShell block is only linted here, never run.)"""
+    bash = readme_block("bash").splitlines()
+    assert bash and all(line.strip() for line in bash)
+    assert bash[0].startswith("python3 -m venv "), "stock macOS and Ubuntu have python3, not python"
+    for block, shell in ((bash, "bash"), (readme_block("powershell").splitlines(), "powershell")):
+        for line in block:
+            assert "#" not in line, f"{shell}: an inline comment reaches the command (cmd.exe passes it to pip): {line}"
+            assert "&&" not in line, f"{shell}: PowerShell 5.1 rejects &&: {line}"
+            assert "activate" not in line.lower(), f"{shell}: activation differs between shells; call the venv's python"
+    assert not any("\\" in line for line in bash), "a Windows path in the bash block"
+    ps = readme_block("powershell").splitlines()
+    assert not any("/bin/" in line for line in ps), "a POSIX venv path in the PowerShell block"
+    assert [re.sub(r"^\S+", "", line) for line in bash[1:]] == [re.sub(r"^\S+", "", line) for line in ps[1:]], \
+        "the two blocks install the same things"
+    torch_lines = [line for line in bash if re.search(r"install .*\btorch\b", line)]
+    assert len(torch_lines) == 1 and "download.pytorch.org/whl/cpu" in torch_lines[0]
+
+
+TORCH_LINE_ENV = "README_INSTALL_TORCH_LINE"
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_readme_bash_block_installs_in_a_fresh_folder(tmp_path):
+    """Runs the README's bash block verbatim in a copy of the repository (its tracked files) with a fresh venv.
+
+    Only the torch line may be replaced, by the command in $README_INSTALL_TORCH_LINE (for a machine that cannot
+    reach PyPI's CUDA-free PyTorch index, e.g. one with a local CPU wheel); without it and without a route to
+    download.pytorch.org the test is skipped, rather than letting pip fall back to PyPI's multi-GB CUDA build."""
+    import shutil
+    import urllib.request
+    lines = readme_block("bash").splitlines()
+    torch_line = next(line for line in lines if re.search(r"install .*\btorch\b", line))
+    replacement = os.environ.get(TORCH_LINE_ENV)
+    if replacement:
+        lines = [replacement if line == torch_line else line for line in lines]
+    else:
+        try:
+            urllib.request.urlopen("https://download.pytorch.org/whl/cpu/torch/", timeout=15).close()
+        except OSError as exc:
+            pytest.skip(f"download.pytorch.org unreachable ({exc}); set {TORCH_LINE_ENV} to a torch install command")
+    work = tmp_path / "clone"
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    for rel in filter(None, files.split("\0")):
+        src = ROOT / rel
+        if src.is_file():
+            (work / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, work / rel)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if "/.venv/" not in p)
+    script = "set -euo pipefail\n" + "\n".join(lines) + "\n"
+    out = subprocess.run(["bash", "-c", script], cwd=work, capture_output=True, text=True, env=env, timeout=1800)
+    assert out.returncode == 0, f"README bash block failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    assert "passed" in out.stdout
+    venv_python = work / ".venv" / "bin" / "python"
+    check = subprocess.run([str(venv_python), "-c", "import utils, torch, e3nn, torch_geometric, jupyterlab, sys;"
+                            "print(utils.__file__, torch.__version__, sys.prefix)"],
+                           cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300)
+    assert check.returncode == 0, check.stderr[-2000:]
+    where, torch_version, prefix = check.stdout.split()
+    assert Path(where).is_relative_to(work) and Path(prefix) == work / ".venv", check.stdout
+    assert "+cu" not in torch_version, f"a CUDA build of torch was installed: {torch_version}"
+    assert (work / ".venv" / "bin" / "jupyter").exists()
