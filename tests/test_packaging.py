@@ -88,6 +88,7 @@ def pip_dry_run(tmp_path: Path, args: list[str], python: str = "3.11", platform:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=pypi_only_env())
 
 
+@pytest.mark.slow
 @pytest.mark.network
 def test_environment_files_resolve_against_pypi(tmp_path):
     """Every pip line of environment.yml (a superset of binder/environment.yml and requirements.txt) resolves against
@@ -113,6 +114,7 @@ def test_environment_files_resolve_against_pypi(tmp_path):
         assert versions.get(name) == pins[req.name], f"{req}: resolved {versions.get(name)}"
 
 
+@pytest.mark.slow
 @pytest.mark.network
 def test_which_macs_get_torch():
     """What the README says about macOS, checked against PyPI: the pinned torch has wheels for Apple Silicon on
