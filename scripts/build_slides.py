@@ -9,17 +9,26 @@ Slide types are assigned automatically, on an in-memory copy (the notebooks are 
 - the title cell starts the deck; the first cell of the body (What you will learn / Time) is a slide;
 - every `##` heading starts a slide, every `###` heading a sub-slide (↓);
 - the Colab cell, the setup cell (``utils.setup(...)``), the closing navigation and cells tagged
-  ``remove-cell`` are skipped; a cell that would overflow the projector (≈ 28 lines, a figure counts 16)
-  continues on a sub-slide;
+  ``remove-cell`` are skipped; a cell that would overflow the projector (BUDGET lines; a figure counts its own
+  height) continues on a sub-slide;
 - a cell that already carries ``slideshow.slide_type`` in its metadata keeps it.
+
+Exercise solutions (``<details><summary>Solution</summary>…</details>``) stay collapsed: each is rendered to one
+HTML block here (nbconvert would otherwise close the ``<details>`` before its body and show the solution in the
+open), and an opened solution scrolls inside a box instead of pushing the slide past the 800 px design height.
+A cell too tall for one slide is split on the copy: a markdown cell at its paragraphs (a long table into several
+tables), a code cell into its code and, on the next sub-slide, its outputs. tests/test_book.py measures every
+slide in headless Chromium and fails on one taller than 800 px.
 
 reveal.js, MathJax 3, require.js, jQuery and the ipywidgets HTML manager are copied from node_modules (``npm ci``)
 next to the decks; links between notebooks point at the other decks, and the glossary becomes a deck too.
 """
 from __future__ import annotations
 
+import base64
 import copy
 import re
+import struct
 import shutil
 import sys
 import time
@@ -27,6 +36,7 @@ from pathlib import Path
 
 import nbformat
 from nbconvert.exporters import SlidesExporter
+from nbconvert.filters.markdown_mistune import markdown2html_mistune
 from traitlets.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,33 +55,143 @@ VENDOR = [   # (from node_modules, to _build/slides/)
     # at the path of its AMD module name, where the manager looks for its fonts
     ("@jupyter-widgets/html-manager/dist", "@jupyter-widgets/html-manager/dist"),
 ]
-BUDGET = 28          # lines that fit on one slide at the exported font size
-FIGURE_LINES = 16    # what an image output costs
+# Heights in lines of prose (≈ 28 px on the 1200 × 800 px slide): measured on the built decks by
+# tests/test_book.py, which fails on a slide taller than 800 px.
+BUDGET = 26          # lines that fit on one slide
+CODE_LINE = 0.75     # a line of code or text output (16 px monospace) in lines of prose
+LINE_PX = 28.5       # a line of prose in px
+IMAGE_MAX_PX = 520   # the template caps figures at this height (book/reveal_offline)
+WIDGET_LINES = 16    # a saved widget view
 WRAP = 90            # characters per line of prose
 
 
 # ------------------------------------------------------------------------------------------ slide types
 
 
-def cell_lines(cell) -> int:
-    """Rough height of a cell on a slide, in lines."""
+def image_lines(data: dict) -> float:
+    """Height of an image output in lines, from the PNG's own size (shown at most 1150 px wide, 520 px high)."""
+    png = data.get("image/png")
+    if png:
+        raw = base64.b64decode(png if isinstance(png, str) else "".join(png))[:32]
+        if raw[:8] == b"\x89PNG\r\n\x1a\n":
+            width, height = struct.unpack(">II", raw[16:24])
+            return min(IMAGE_MAX_PX, height * min(1.0, 1150 / width)) / LINE_PX + 1
+    return IMAGE_MAX_PX / LINE_PX + 1
+
+
+def cell_lines(cell) -> float:
+    """Rough height of a cell on a slide, in lines of prose."""
     text_lines = lambda s: sum(max(1, -(-len(line) // WRAP)) for line in s.splitlines()) if s else 0
     if cell.cell_type != "code":
-        n = text_lines(re.sub(r"<details>.*?</details>", "Solution", cell.source, flags=re.S))
-        return n + 2 * cell.source.count("$$")
-    n = len(cell.source.splitlines())
+        source = re.sub(r"<details\b.*?</details>", "Solution", cell.source, flags=re.S)
+        table_rows = sum(1 for line in source.splitlines() if line.lstrip().startswith("|"))
+        return text_lines(source) + 2 * cell.source.count("$$") + 0.3 * table_rows
+    n = 0.0 if "remove-input" in cell.metadata.get("tags", []) else CODE_LINE * len(cell.source.splitlines()) + 1
     for out in cell.get("outputs", []):
         if out.output_type == "stream":
-            n += min(len(out.text.splitlines()), 12)
+            n += CODE_LINE * len(out.text.splitlines()) + 0.5
         elif out.output_type in ("display_data", "execute_result"):
             data = out.get("data", {})
-            if any(k.startswith("image/") for k in data) or "application/vnd.jupyter.widget-view+json" in data:
-                n += FIGURE_LINES
+            if any(k.startswith("image/") for k in data):
+                n += image_lines(data)
+            elif "application/vnd.jupyter.widget-view+json" in data:
+                n += WIDGET_LINES
             elif "text/html" in data or "text/plain" in data:
-                n += min(len((data.get("text/plain") or "").splitlines()), 12)
+                n += CODE_LINE * len((data.get("text/plain") or "").splitlines()) + 0.5
         elif out.output_type == "error":
             n += 8
     return n
+
+
+SOLUTION = re.compile(r"<details>\s*<summary>(.*?)</summary>(.*?)</details>", re.S)
+
+
+def collapse_solutions(source: str) -> str:
+    """Render each ``<details>`` block of markdown `source` to a single HTML block (no blank line inside), so that
+    the markdown renderer keeps the body inside the collapsed element."""
+    def render(m):
+        body = markdown2html_mistune(m.group(2).strip())
+        body = re.sub(r"\n[ \t]*(?=\n)", "\n<span></span>", body.strip())   # a blank line would end the HTML block
+        return f'<details class="solution"><summary>{m.group(1).strip()}</summary>\n{body}\n</details>'
+    return SOLUTION.sub(render, source)
+
+
+def markdown_blocks(source: str) -> list[str]:
+    """Top-level blocks of markdown `source` (split at blank lines outside code fences and $$ math); a solution
+    block stays with the paragraph before it."""
+    blocks, current, fence, math = [], [], False, False
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            fence = not fence
+        elif not fence and stripped.count("$$") % 2:
+            math = not math
+        if not stripped and not fence and not math:
+            if current:
+                blocks.append("\n".join(current))
+                current = []
+            continue
+        current.append(line)
+    if current:
+        blocks.append("\n".join(current))
+    merged: list[str] = []
+    for b in blocks:
+        if merged and b.lstrip().startswith("<details"):
+            merged[-1] += "\n\n" + b
+        else:
+            merged.append(b)
+    return merged
+
+
+def split_table(block: str) -> list[str]:
+    """A markdown table taller than a slide as several tables, each with the header repeated (lines before the
+    table, such as its heading, stay with the first)."""
+    lines = block.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith("|")), len(lines))
+    table = lines[start:]
+    if len(table) < 4 or not all(line.lstrip().startswith("|") for line in table) or \
+            cell_lines(nbformat.v4.new_markdown_cell(block)) <= BUDGET:
+        return [block]
+    head, rows = table[:2], table[2:]
+    per = max(1, int(BUDGET / 1.5) - 3)
+    chunks = ["\n".join(head + rows[i:i + per]) for i in range(0, len(rows), per)]
+    chunks[0] = "\n".join(lines[:start] + [chunks[0]])
+    return chunks
+
+
+def split_tall_cell(cell) -> list:
+    """`cell`, or the pieces of a cell taller than a slide: a markdown cell split at its paragraphs (a long table
+    into several), a code cell into its code and, on the next sub-slide, its outputs."""
+    if cell.metadata.get("slideshow") or cell_lines(cell) <= BUDGET:
+        return [cell]
+    if cell.cell_type == "code":
+        if not cell.get("outputs") or not cell.source.strip():
+            return [cell]
+        code, outputs = copy.deepcopy(cell), copy.deepcopy(cell)
+        code.outputs = []
+        outputs.metadata["tags"] = [*outputs.metadata.get("tags", []), "remove-input"]
+        outputs.metadata["slideshow"] = {"slide_type": "subslide"}
+        return [code, outputs]
+    if cell.cell_type != "markdown":
+        return [cell]
+    blocks = [piece for block in markdown_blocks(cell.source) for piece in split_table(block)]
+    pieces, current = [], []
+    for block in blocks:
+        trial = "\n\n".join(current + [block])
+        if current and cell_lines(nbformat.v4.new_markdown_cell(trial)) > BUDGET:
+            pieces.append("\n\n".join(current))
+            current = [block]
+        else:
+            current.append(block)
+    pieces.append("\n\n".join(current))
+    out = []
+    for i, text in enumerate(pieces):
+        piece = copy.deepcopy(cell)
+        piece.source = text
+        if i:
+            piece.metadata["tags"] = [t for t in piece.metadata.get("tags", []) if t != "header"]
+        out.append(piece)
+    return out
 
 
 def is_setup_cell(cell) -> bool:
@@ -149,7 +269,8 @@ def prepare(nb, base: Path = ROOT / "notebooks"):
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            cell.source = root_relative_images(rewrite_links(cell.source), base)
+            cell.source = collapse_solutions(root_relative_images(rewrite_links(cell.source), base))
+    nb.cells = [piece for cell in nb.cells for piece in split_tall_cell(cell)]
     counts = assign_slide_types(nb)
     return nb, counts
 

@@ -234,8 +234,9 @@ class Browser:
         path.write_bytes(base64.b64decode(data))
 
     def visit(self, url: str, ready_js: str, check_js: str, screenshot: Path, width: int = 1280,
-              height: int = 1000, extra_shots: dict[str, str] | None = None) -> dict:
-        """Open `url` in a new tab, wait for `ready_js`, return `check_js`'s value plus what the tab logged."""
+              height: int = 1000, extra_shots: dict[str, str] | None = None, probe_js: str | None = None) -> dict:
+        """Open `url` in a new tab, wait for `ready_js`, return `check_js`'s value plus what the tab logged
+        (and, under "probe", the value of `probe_js`, evaluated last)."""
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         start = len(self.events)
@@ -256,6 +257,8 @@ class Browser:
                     clip = view.get("clip")
                     self.screenshot(session, screenshot.with_name(f"{screenshot.stem}-{name}.png"),
                                     clip and clip | {"scale": 1})
+            if probe_js:
+                report["probe"] = self.evaluate(session, probe_js, timeout=120)
             time.sleep(0.1)
             self.call("Runtime.evaluate", {"expression": "1"}, session)   # flush pending events
         finally:
@@ -323,6 +326,11 @@ CHECK = r"""(() => {
     images: imgs.length,
     reveal_ready: !!document.querySelector('.reveal.ready'),
     slides: document.querySelectorAll('.reveal .slides section').length,
+    // code cells and outputs of the book that scroll sideways (a projector would hide their ends)
+    code_blocks: document.querySelectorAll('div.cell pre').length,
+    sideways: [...document.querySelectorAll('div.cell pre')].filter(p => p.scrollWidth > p.clientWidth + 1)
+                .map(p => p.textContent.split('\n').reduce((a, b) => a.length > b.length ? a : b).slice(0, 80)),
+    column_px: Math.round((document.querySelector('.bd-article') || document.body).getBoundingClientRect().width),
   };
 })()"""
 
@@ -358,6 +366,36 @@ SLIDE_VIEW = """(async () => {
 })()"""
 SLIDE_SHOTS = {"widget": SLIDE_VIEW % ".jupyter-widgets", "figure": SLIDE_VIEW % ".jp-OutputArea-output img",
                "equation": SLIDE_VIEW % "mjx-container[display=\"true\"]"}
+
+# Slides: visit every slide (reveal.js exposes `Reveal`, see book/reveal_offline) and measure its content height in
+# the deck's own pixels (scrollHeight ignores reveal's scaling), and which exercise solutions a viewer sees: text
+# inside a closed <details> has no box, so checkVisibility() is false for it.
+SLIDE_HEIGHT = 800      # the design height (scripts/build_slides.py: reveal_height)
+SLIDE_WALK = r"""(async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  const R = window.Reveal;
+  if (!R) return {error: 'reveal.js is not exposed as window.Reveal'};
+  const norm = t => t.replace(/\s+/g, ' ').trim();
+  const details = [...document.querySelectorAll('.reveal .slides details')];
+  const bodies = details.map(d => norm([...d.childNodes].filter(n => n.nodeName !== 'SUMMARY').map(n => n.textContent).join('')));
+  const tall = [], shown = [];
+  for (const s of R.getSlides()) {
+    const i = R.getIndices(s);
+    R.slide(i.h, i.v);
+    await sleep(20);
+    const title = norm((s.querySelector('h1, h2, h3') || {textContent: ''}).textContent).slice(0, 60);
+    if (s.scrollHeight > %d) tall.push(`slide ${i.h}/${i.v || 0} "${title}": ${s.scrollHeight} px`);
+    const parts = [], walker = document.createTreeWalker(s, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const el = walker.currentNode.parentElement;
+      if (el && el.checkVisibility({checkVisibilityCSS: true})) parts.push(walker.currentNode.textContent);
+    }
+    const text = norm(parts.join(''));
+    for (const b of bodies) if (b.length >= 20 && text.includes(b.slice(0, 60))) shown.push(`slide ${i.h}/${i.v || 0}: "${b.slice(0, 60)}"`);
+  }
+  return {slides: R.getSlides().length, tall, shown, solutions: bodies.length,
+          empty: bodies.filter(b => b.length < 20).length, open: details.filter(d => d.open).length};
+})()""" % SLIDE_HEIGHT
 
 TQDM_BAR = re.compile(r"\d+%\|[█▏▎▍▌▋▊▉ #]*\|\s*\d+/\d+")
 RAW_TEX = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{|\$[^$\n]{0,200}?\\[A-Za-z]+[^$\n]{0,200}?\$")
@@ -488,6 +526,7 @@ def test_book_pages_render_offline(book, server, browser):
     shots = book / "_screenshots"
     shutil.rmtree(shots, ignore_errors=True)
     problems = []
+    n_code, columns = 0, []
     for page in pages:
         rel = page.relative_to(book).as_posix()
         problems += [f"{rel}: {p}" for p in static_problems(page, book)]
@@ -501,6 +540,9 @@ def test_book_pages_render_offline(book, server, browser):
         r = browser.visit(f"{server}/book/{rel}", READY_BOOK, CHECK, shots / f"{rel.replace('/', '_')[:-5]}.png",
                           extra_shots=BOOK_SHOTS)
         problems += page_problems(rel, r, expect_math)
+        problems += [f"{rel}: a code cell or output scrolls sideways at 1280 px: {line!r}" for line in r["sideways"]]
+        n_code += r["code_blocks"]
+        columns.append(r["column_px"])
         if re.match(r"\d\d_", page.name):
             assert r["images"] >= 2, f"{rel}: expected figures"
     assert not problems, "\n".join(problems)
@@ -509,7 +551,8 @@ def test_book_pages_render_offline(book, server, browser):
     widget_pages = [p for p in notebooks if "widgets" in nbformat.read(ROOT / "notebooks" / f"{p.stem}.ipynb", 4).metadata]
     for p in widget_pages:
         assert (shots / f"notebooks_{p.stem}-widget.png").exists(), f"{p.name}: no widget rendered"
-    print(f"{len(pages)} pages checked in {time.time() - t0:.0f} s; screenshots in {shots.relative_to(ROOT)}")
+    print(f"{len(pages)} pages checked in {time.time() - t0:.0f} s ({n_code} code blocks, none scrolling sideways; "
+          f"content column {min(columns)}–{max(columns)} px at 1280 px); screenshots in {shots.relative_to(ROOT)}")
 
 
 def test_slides_render_offline(server, browser):
@@ -521,12 +564,35 @@ def test_slides_render_offline(server, browser):
     shots = SLIDES / "_screenshots"
     shutil.rmtree(shots, ignore_errors=True)
     problems = []
+    n_slides = n_solutions = 0
     for page in [SLIDES / "index.html", *decks]:
         problems += [f"{page.name}: {p}" for p in static_problems(page, SLIDES)]
         expect_math = page.name != "index.html" and "$" in source_markdown(page.name.split(".")[0])
+        deck = page.name != "index.html"
         r = browser.visit(f"{server}/slides/{page.name}", READY_SLIDES, CHECK, shots / f"{page.name[:-5]}.png",
-                          width=1280, height=800, extra_shots=SLIDE_SHOTS)
+                          width=1280, height=800, extra_shots=SLIDE_SHOTS, probe_js=SLIDE_WALK if deck else None)
         problems += page_problems(page.name, r, expect_math)
-        if page.name != "index.html":
+        if deck:
             assert r["reveal_ready"] and r["slides"] >= 2, f"{page.name}: reveal.js did not start"
+            problems += [f"{page.name}: {p}" for p in slide_problems(page.name.split(".")[0], r["probe"])]
+            n_slides += r["probe"]["slides"]
+            n_solutions += r["probe"]["solutions"]
     assert not problems, "\n".join(problems)
+    print(f"{n_slides} slides, {n_solutions} solutions checked: none visible, none taller than {SLIDE_HEIGHT} px")
+
+
+def slide_problems(stem: str, walk: dict) -> list[str]:
+    """A deck shows no solution and keeps every slide within the design height; every solution of the notebook
+    is in the deck, collapsed, with its body inside the <details> element."""
+    if "error" in walk:
+        return [walk["error"]]
+    problems = [f"taller than {SLIDE_HEIGHT} px: {t}" for t in walk["tall"]]
+    problems += [f"a solution is visible on {s}" for s in walk["shown"]]
+    expected = len(re.findall(r"<details>", source_markdown(stem)))
+    if walk["solutions"] != expected:
+        problems.append(f"{walk['solutions']} collapsible solutions in the deck, {expected} in the notebook")
+    if walk["empty"]:
+        problems.append(f"{walk['empty']} solutions render with an empty body (their text is outside <details>)")
+    if walk["open"]:
+        problems.append(f"{walk['open']} solutions are open when the deck loads")
+    return problems
