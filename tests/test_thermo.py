@@ -541,3 +541,16 @@ def test_lead_lambda_from_label_matches_fine_dos():
     cv_fine = th.heat_capacity(ds.fine_freq_cm1, m.fine_dos, 300.0)
     assert th.heat_capacity(ds.freq_cm1, m.dos, 300.0) == pytest.approx(cv_fine, rel=3e-3)
     assert th.heat_capacity(ds.freq_cm1, m.dos, 300.0, sigma_cm1=20.0) == pytest.approx(cv_fine, rel=3e-3)
+
+
+def test_debye_average_velocity_from_elastic_constants():
+    # isotropic: C11 − C12 = 2 C44 → v_L = √(C11/ρ), v_T = √(C44/ρ), 3/⟨v⟩³ = 1/v_L³ + 2/v_T³
+    v_l, v_t = np.sqrt(200e9 / 3000.0), np.sqrt(50e9 / 3000.0)
+    expected = (3.0 / (v_l**-3 + 2 * v_t**-3)) ** (1 / 3)
+    assert th.debye_average_velocity_cubic(200.0, 100.0, 50.0, 3.0) == pytest.approx(expected, rel=1e-9)
+    # Si (Hall, Phys. Rev. 161, 756 (1967)): anisotropic, ⟨v⟩ ≈ 5.9 km/s, between v_T[100] and v_L[100]
+    v_si = th.debye_average_velocity_cubic(165.64, 63.94, 79.51, 2.329)
+    assert np.sqrt(79.51e9 / 2329) < v_si < np.sqrt(165.64e9 / 2329)
+    assert v_si == pytest.approx(5888.0, rel=2e-3)
+    with pytest.raises(ValueError, match="mechanically stable"):
+        th.debye_average_velocity_cubic(100.0, 150.0, 50.0, 3.0)
