@@ -20,7 +20,8 @@
 #   numbers relate to the published ones.
 #
 # **Time**: runs in about 1 min on 2 CPU cores (FAST and full alike: both load the shipped
-# checkpoint; `TRAIN=1` retrains it, about 2 min on 2 cores); reading time about 45 min.
+# checkpoint; `TRAIN=1` retrains it, which takes several minutes — the time the shipped checkpoint
+# took is printed below); reading time about 45 min.
 
 # %% tags=["nbval-ignore-output"]
 # %matplotlib inline
@@ -386,7 +387,8 @@ with torch.no_grad():
     assert equivariance_error(conv2, h1, -o3.rand_matrix()) < 1e-5                # layer 2 is equivariant too
 
 # %% [markdown]
-# > **Note** Why divide by the maximum? The labels are max-normalized (notebook 02), so only the
+# > **Note** Why divide by the maximum? The labels are max-normalized (each 51-point DoS is divided by
+# > its largest value, §1), so only the
 # > *shape* of g(ω) is learned. A consequence: mean and sum pooling give the same normalized
 # > output, and a supercell (N → 2N identical atoms) gives the same DoS as the primitive cell.
 #
@@ -460,11 +462,12 @@ assert torch.allclose(out_p, out_s, atol=1e-5) and torch.allclose(out_p, out_r, 
 # (`make train`); here we load its result.
 
 # %%
-if TRAIN:                                                        # TRAIN=1: retrain (~2 min on 2 cores)
+if TRAIN:                                                        # TRAIN=1: retrain (several minutes)
     from utils.train import fit_default
     fit_default()
 model, meta = load_checkpoint(dataset=dataset)                  # checks hashes, encoding and data version
 history, train_cfg = meta["history"], meta["train_config"]
+print(f"the loaded checkpoint took {history['seconds'][-1]:.0f} s to train (its own machine; README: Timings)")
 print(f"checkpoint trained on dataset {meta['dataset']['version']} {meta['dataset']['split_sizes']}")
 print(f"{count_parameters(model):,d} parameters; lmax = {model.config.lmax}, mul = {model.config.mul}, "
       f"z = {model.config.num_neighbors:.3f}")
@@ -524,7 +527,7 @@ print(f"train loss {history['train_loss'][0]:.4f} → {history['train_loss'][-1]
 # | MSE, MAE | mean of $(\hat g - g)^2$ and $\lvert\hat g - g\rvert$ over all points | (max-normalized DoS)², — |
 # | R² | $1 - \sum(\hat g-g)^2 / \sum(g-\bar g)^2$, $\bar g$ the mean over all points | — |
 # | W₁ | Wasserstein (earth mover's) distance $\int\lvert G(\omega)-\hat G(\omega)\rvert\,d\omega$, G the cumulative unit-area DoS: how far spectral weight must move | cm⁻¹ |
-# | ΔC_V | $\lvert C_V[\hat g] - C_V[g]\rvert / C_V[g]$ at 300 K (notebook 06) | % |
+# | ΔC_V | $\lvert C_V[\hat g] - C_V[g]\rvert / C_V[g]$ at 300 K, g the **51-point label** (notebook 06 compares with the fine 2 cm⁻¹ label instead: a different reference, a larger number) | % |
 
 # %%
 freq = dataset.freq_cm1                                          # (51,) cm⁻¹
@@ -697,7 +700,7 @@ for row, values in [*PUBLISHED.items(), (f"this series ({dataset.version}, n_tes
 #   or systematically shifted labels change every metric.
 # - **Different materials and split.** Their ≈1,500 Materials Project crystals and random split vs
 #   our embedded set and element-balanced split; the test sets differ in size and difficulty (a
-#   test set of a few dozen crystals has large sampling error).
+#   test set of one to two hundred crystals still has a sizeable sampling error).
 # - **Different definitions.** R² may be averaged per crystal or pooled over all points (ours is
 #   pooled); their C_V error is an absolute MAE in J K⁻¹ mol⁻¹ (the table does not say per mole
 #   of what; ours is per mole of atoms), while `dos_metrics` reports a relative error.
@@ -746,14 +749,15 @@ print(f"our labels: {dataset.meta['labeller']} + phonopy; {len(dataset)} materia
 # </details>
 #
 # **2. Sum or mean pooling?** Show numerically that summing the per-atom outputs instead of
-# averaging them gives the same normalized DoS, and explain why the original (unnormalized) network
-# divided its sum by √(number of nodes) instead.
+# averaging them gives the same normalized DoS. The original tutorial's `PeriodicNetwork` pooled with
+# a **mean** and then max-normalized, like ours; e3nn's generic `Network`, which it subclassed,
+# instead divides a sum by √(num_nodes). Why would a network without the max-normalization need that?
 #
 # <details><summary>Solution</summary>
 #
 # The sum is N times the mean, and the factor N cancels in the division by the maximum. Without
-# that division (the original predicted the spectrum with a fixed scale), a sum would grow with the
-# cell size; dividing by a typical √N keeps outputs O(1) for crystals of different size.
+# that division (e3nn's generic `Network` predicts outputs with a fixed scale), a sum would grow with
+# the cell size; dividing by a typical √N keeps outputs O(1) for graphs of different size.
 #
 # ```python
 # summed = scatter(per_atom, batch.batch, dim=0, reduce="sum")

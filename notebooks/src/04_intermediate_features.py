@@ -624,8 +624,9 @@ assert rho_pc1 > 0.5
 # crystals on one side, heavy, soft ones on the other. Structure is the second signal: a
 # material's nearest neighbour shares its prototype more often than chance, but a
 # prototype with varied chemistry spreads along the frequency axis rather than forming one tight
-# island. Nobody told the network about masses, prototypes or ω_max — it found these axes
-# because they help predict g(ω).
+# island. The network's input *is* the mass (the mass-weighted one-hot encoding of notebook 02),
+# but nobody told it about prototypes or ω_max, nor that mass matters through √(k/m) — it found
+# these axes because they help predict g(ω).
 
 # %% [markdown]
 # > **Warning** PCA keeps only the directions of largest variance; a 2D map always hides the

@@ -332,8 +332,8 @@ plt.show()
 #   frequency (negative shift), light ones above — shows up as points along the diagonal; the baseline
 #   is stuck on the horizontal line.
 #
-# > **Warning** The scores are only as good as the checkpoint: a network trained on a few dozen
-# > materials has seen too few element combinations to split the DoS sensibly, and its partial DoS can
+# > **Warning** The scores are only as good as the checkpoint: a network trained on about a thousand
+# > materials has seen each element combination only a few times, and its partial DoS can
 # > be *worse* than the naive split. Treat predicted partial DoS as a hypothesis to check with a
 # > phonon calculation, never as a measurement.
 

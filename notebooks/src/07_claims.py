@@ -19,7 +19,7 @@
 #   whether an ensemble's spread tells you which predictions to distrust.
 #
 # **Time**: runs in under a minute on 2 CPU cores (FAST and full alike: both load the stored results
-# of `make experiments`; `RUN_EXPERIMENTS=1` re-runs a reduced version, about 2 min); reading time
+# of `make experiments`; `RUN_EXPERIMENTS=1` re-runs a reduced version in a few minutes); reading time
 # about 40 min.
 
 # %% tags=["nbval-ignore-output"]
@@ -79,7 +79,7 @@ for number, claim in CLAIMS.items():
 # | $\Delta$ | the difference in the claimed direction (> 0: the claim's direction) |
 # | $\sigma$ | the combined seed-to-seed scatter |
 #
-# It is a rough rule, not a significance test: with 3 seeds and a test set of a few dozen
+# It is a rough rule, not a significance test: with 3 seeds and a test set of under two hundred
 # materials, "inconclusive" is a common and honest outcome.
 
 # %%
@@ -92,13 +92,14 @@ assert example["outcome"] == "held" and abs(example["sigma"] - np.hypot(0.004, 0
 #
 # `load_claims()` reads the full-budget file if there is one, else the tiny-budget one. Both
 # budgets use networks smaller than the series' default (`ModelConfig()`, ≈ 2.5 M parameters) so
-# that some 65 training runs fit into about 45 minutes on 2 CPU cores (40 epochs each: on this
+# that some 65 training runs fit into a coffee break on 2 CPU cores (the README gives the measured
+# time; 40 epochs each: on this
 # data the default model's validation loss stops improving after ~35); every model compared in a
 # claim gets the same budget.
 #
 # > **Warning** The *tiny* budget is a smoke test: a few epochs, far from converged. Its numbers
-# > show that the pipeline works, not what the claims are worth. Run `make experiments` (≈ 45 min)
-# > for the full budget, then re-execute this notebook.
+# > show that the pipeline works, not what the claims are worth. Run `make experiments` (its measured
+# > time is in the README) for the full budget, then re-execute this notebook.
 
 # %%
 if RUN_EXPERIMENTS:  # a reduced re-run (tiny budget) into a scratch file
@@ -461,8 +462,8 @@ save_figure(fig, "07_uncertainty")
 plt.show()
 
 # %% [markdown]
-# > **Warning** A rank correlation over a test set of a few materials has a large bootstrap σ; the
-# > 95th percentile of a handful of validation spreads is close to their maximum. Both become
+# > **Warning** A rank correlation over one test set has a large bootstrap σ; the 95th percentile of
+# > the validation spreads (one per validation material, about a hundred) rests on its few largest values. Both become
 # > meaningful only with more data — which is why the rule, not our judgement, decides.
 #
 # ## 7. Scorecard
