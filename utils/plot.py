@@ -91,6 +91,58 @@ def quartile_grid(freq_cm1, targets, predictions, errors, titles, n_per_quartile
     return fig
 
 
+def network_stages(model) -> list[tuple[str, str, str]]:
+    """The irreps at every stage of a ``utils.model.PeriodicNetwork``, read from its layers (taught in notebook 03 §8).
+
+    Returns ``(stage, operation, irreps)`` rows, input to output. Only attributes of the model are read
+    (``irreps_embedding``, ``layers[i].conv`` / ``.gate``, ``output_conv``), so this module stays a leaf.
+
+    Example::
+
+        >>> from utils.model import PeriodicNetwork, ModelConfig   # doctest: +SKIP
+        >>> network_stages(PeriodicNetwork(ModelConfig()))[0]       # doctest: +SKIP
+        ('input x_a', 'mass-weighted one-hot', '118x0e')
+    """
+    cfg = model.config
+    rows = [("input x_a", "mass-weighted one-hot" if cfg.node_input == "mass" else "one-hot", f"{cfg.in_dim}x0e"),
+            ("node attribute o_a", "occupancy one-hot", f"{cfg.in_dim}x0e"),
+            ("embedding", "Linear + ReLU (shared)", f"features {model.irreps_embedding}, attributes {model.irreps_node_attr}"),
+            ("edges", f"Y(r̂) up to l = {cfg.lmax}; {cfg.num_basis} radial Gaussians", str(model.irreps_edge_attr))]
+    for i, layer in enumerate(model.layers, start=1):
+        conv = layer.conv
+        rows.append((f"conv {i}", "lin1 ⊗ Y (tensor product) → sum over neighbours", str(conv.irreps_mid.simplify())))
+        rows.append((f"conv {i} out", "lin2 + self-connection", str(conv.irreps_out)))
+        rows.append((f"gate {i}", "scalars: SiLU/tanh; l > 0: × sigmoid(gate)", str(layer.irreps_out)))
+    conv = model.output_conv
+    rows.append(("output conv", "lin1 ⊗ Y → sum over neighbours", str(conv.irreps_mid.simplify())))
+    rows.append(("output conv out", "lin2 + self-connection", str(conv.irreps_out)))
+    rows.append(("DoS", "ReLU → mean over atoms → ÷ max", f"{cfg.out_dim} values per crystal"))
+    return rows
+
+
+def plot_network_diagram(model, ax=None):
+    """Draw the stages of :func:`network_stages` as a column of boxes with their irreps; returns the axes."""
+    import matplotlib.pyplot as plt
+
+    rows = network_stages(model)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9.0, 0.62 * len(rows) + 0.4))
+    n = len(rows)
+    for k, (stage, operation, irreps) in enumerate(rows):
+        y = n - 1 - k
+        color = PALETTE["reference"] if "gate" in stage else PALETTE["prediction"] if "conv" in stage else "0.35"
+        ax.add_patch(plt.Rectangle((0.0, y - 0.36), 0.27, 0.72, facecolor=color, alpha=0.18, edgecolor=color))
+        ax.text(0.135, y, stage, ha="center", va="center", fontsize=10, weight="bold")
+        ax.text(0.30, y + 0.14, irreps, ha="left", va="center", fontsize=10, family="DejaVu Sans Mono")
+        ax.text(0.30, y - 0.2, operation, ha="left", va="center", fontsize=8.5, color="0.3")
+        if k < n - 1:
+            ax.annotate("", xy=(0.135, y - 0.64), xytext=(0.135, y - 0.37),
+                        arrowprops=dict(arrowstyle="->", color="0.4", lw=1))
+    ax.set(xlim=(0, 1.15), ylim=(-0.6, n - 0.4))
+    ax.axis("off")
+    return ax
+
+
 def save_figure(fig, name: str, folder: str | Path | None = None) -> Path:
     """Save `fig` as PNG under the repository's figures/ folder (or `folder`); returns the path.
 

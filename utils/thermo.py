@@ -24,12 +24,23 @@ Conventions
   accept any normalization and convert explicitly with :func:`normalize_unit_area`
   (or :func:`normalize_modes`), so a max-normalized prediction can be passed
   directly.  The absolute scale (3N modes per cell) is then supplied by ``n_atoms``.
-* Frequencies :math:`\tilde\nu \le 0` (the ω = 0 point of the grid, and imaginary
-  modes that some codes plot as negative frequencies) are *ignored* in the
-  thermodynamic and electron–phonon integrals: the integrand is set to zero
-  there.  They are still counted in the unit-area normalization, i.e. any weight
-  at ω ≤ 0 is treated as modes that contribute nothing.  For a 3D crystal
-  g(ω) ∝ ω² near 0, so this only matters for unphysical inputs.
+* The ω = 0 point and frequencies :math:`\tilde\nu < 0`.  On the project grids
+  (both start at 0 cm⁻¹) the ω = 0 sample carries the *broadened* weight of real
+  low-frequency modes (Gaussian tails of modes within ~2σ of 0).  Those modes are
+  classical: the Einstein factor E(x) → 1 at ω → 0, so :func:`heat_capacity`
+  gives them 3 k_B per mode, and E(x) = E(−x) folds any weight sampled at
+  :math:`\tilde\nu < 0` (Gaussian tails, numerically soft modes that a code plots as
+  negative frequencies) back onto :math:`|\tilde\nu|`.  For λ, ω_log and ω̄₂ the weight
+  α²F/ω diverges at ω → 0 if g(0) > 0; the stated low-frequency rule is the Debye
+  law g ∝ ω² below a crossover (see :func:`deconvolve_dos`): on a plain grid the
+  ω = 0 point contributes its Debye limit g/ω → 0 and frequencies < 0 are left out.
+* A DoS sampled from Gaussian-broadened modes (the labels: σ = 20 cm⁻¹ on the
+  51-point grid, ``COARSE_SIGMA_CM1``) is best integrated *through* the broadening:
+  pass ``sigma_cm1`` to :func:`heat_capacity`, :func:`eph_lambda`,
+  :func:`omega_log_cm1`, :func:`omega2_cm1`, :func:`running_lambda`; the DoS is
+  then inverted to a non-negative mode spectrum whose broadening reproduces the
+  samples (:func:`deconvolve_dos`), the way the labels were made, including the
+  tails below 0 that the grid does not sample.
 
 Physical constants: CODATA 2018 exact SI values (Tiesinga et al., Rev. Mod. Phys.
 93, 025010 (2021); https://physics.nist.gov/cuu/Constants/).
@@ -37,7 +48,7 @@ Physical constants: CODATA 2018 exact SI values (Tiesinga et al., Rev. Mod. Phys
 
 from __future__ import annotations
 
-from typing import Callable, Union
+from typing import Callable, NamedTuple, Union
 
 import numpy as np
 from scipy import integrate
@@ -60,6 +71,10 @@ __all__ = [
     # superconductivity
     "eph_lambda", "omega_log_cm1", "omega_log_K", "omega2_cm1", "omega2_K",
     "mcmillan_tc", "mcmillan_tc_debye", "allen_dynes_tc",
+    # broadened (label-like) DoS
+    "COARSE_SIGMA_CM1", "ModeSpectrum", "deconvolve_dos", "eliashberg_function", "running_lambda",
+    # sound velocity from elastic constants
+    "debye_average_velocity_cubic",
 ]
 
 # ---------------------------------------------------------------------------
@@ -381,6 +396,98 @@ def debye_dos(freq_cm1, cutoff_cm1: float) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------
+# A Gaussian-broadened, sampled DoS (the labels) → a mode spectrum
+# ---------------------------------------------------------------------------
+#: Gaussian broadening σ (cm⁻¹) of the 51-point, 0–1000 cm⁻¹ target DoS of the dataset
+#: (``utils.datagen.label.LabelSettings.sigma_coarse_cm1``; tests check they agree).
+COARSE_SIGMA_CM1 = 20.0
+
+
+class ModeSpectrum(NamedTuple):
+    """Non-negative mode spectrum recovered from a broadened, sampled DoS (:func:`deconvolve_dos`).
+
+    freq_cm1 : mode frequencies ν̃_k (cm⁻¹, > 0);  weight : w_k ≥ 0 with Σ w_k = 1 (unit area);
+    debye_below_cm1 : crossover ν̃_c below which the modes follow the Debye law g ∝ ν̃²;
+    residual : max |broadened spectrum − samples| relative to the samples' maximum (≈ 0 for a label).
+    """
+    freq_cm1: np.ndarray
+    weight: np.ndarray
+    debye_below_cm1: float
+    residual: float
+
+
+def _gaussian_matrix(grid: np.ndarray, modes: np.ndarray, sigma: float) -> np.ndarray:
+    d = (grid[:, None] - modes[None, :]) / sigma
+    return np.exp(-0.5 * d * d) / (np.sqrt(2.0 * np.pi) * sigma)
+
+
+def deconvolve_dos(freq_cm1, dos, sigma_cm1: float = COARSE_SIGMA_CM1,
+                   debye_below_cm1: float | None = None, step_cm1: float = 2.0,
+                   n_debye: int = 200) -> ModeSpectrum:
+    r"""Invert a Gaussian-broadened, sampled DoS into a non-negative mode spectrum (the label model).
+
+    The labels are made as :math:`g(\tilde\nu_i) = \sum_k w_k\,G_\sigma(\tilde\nu_i - \tilde\nu_k)`,
+    sampled at ν̃_i ≥ 0 only (``utils.datagen.label.broadened``; for the 51-point grid σ = 20 cm⁻¹ and
+    max-normalized).  Integrating the samples directly loses the tails below 0 and smears every
+    mode by σ.  Here the samples are fitted, by non-negative least squares (``scipy.optimize.nnls``),
+    with the same forward model:
+
+    * **above** ν̃_c = ``debye_below_cm1`` (default: σ): one mode every ``step_cm1`` from ν̃_c + step
+      up to the last grid point + 3σ, each broadened by G_σ exactly as the labels are;
+    * **below** ν̃_c (the low-frequency rule): one Debye piece, modes spread as g ∝ ν̃² on
+      [0, ν̃_c] (Debye, Ann. Phys. 344, 789 (1912)), broadened likewise.  Structure narrower than σ
+      cannot be recovered from the samples, so below ν̃_c ≈ σ the long-wavelength acoustic law is
+      the physical prior.  It makes α²F/ω integrable (λ, ω_log) where g(0) > 0 in the samples.
+
+    Smooth functionals (C_V, λ = 2α²⟨1/ω⟩, ω_log) of the recovered spectrum are well determined even
+    though the spectrum itself is not unique.  On the dataset (v1, 1,375 materials, 51-point label vs
+    fine 2 cm⁻¹ DoS): λ within 10 % for all but 3 materials; C_V(300 K) within 1 % for all.
+
+    Parameters
+    ----------
+    freq_cm1 : array (n,), cm⁻¹, strictly increasing (e.g. the 51-point 0–1000 cm⁻¹ grid).
+    dos : array (n,), any normalization, ≥ 0 (a label or a model prediction; clip negatives first).
+    sigma_cm1 : Gaussian broadening σ used to make ``dos`` (cm⁻¹).
+    debye_below_cm1 : Debye crossover ν̃_c (cm⁻¹, default σ).
+    step_cm1 : spacing of the trial modes above ν̃_c (cm⁻¹).
+    n_debye : number of midpoints discretizing the Debye piece.
+
+    Returns
+    -------
+    :class:`ModeSpectrum` (weights sum to 1).
+
+    >>> f = np.linspace(0, 1000, 51)
+    >>> g = np.exp(-0.5 * ((f - 300.0) / 20.0) ** 2)        # one mode at 300 cm⁻¹, σ = 20
+    >>> spec = deconvolve_dos(f, g, 20.0)
+    >>> round(float(np.sum(spec.weight * spec.freq_cm1)), 3)
+    300.0
+    """
+    from scipy.optimize import nnls
+
+    f, g = ensure_grid(freq_cm1, dos)
+    sigma = _positive_scalar(sigma_cm1, "sigma_cm1")
+    nu_c = sigma if debye_below_cm1 is None else _positive_scalar(debye_below_cm1, "debye_below_cm1")
+    step = _positive_scalar(step_cm1, "step_cm1")
+    if int(n_debye) < 1:
+        raise ValueError(f"n_debye must be >= 1, got {n_debye}")
+    g = g / g.max()
+    # Debye piece: midpoints of n_debye cells of [0, ν̃_c], weights ∝ ν̃² (unit sum)
+    edges = np.linspace(0.0, nu_c, int(n_debye) + 1)
+    nu_d = 0.5 * (edges[1:] + edges[:-1])
+    w_d = nu_d**2 / np.sum(nu_d**2)
+    modes = np.arange(nu_c + step, f[-1] + 3.0 * sigma + 0.5 * step, step)
+    basis = np.column_stack([_gaussian_matrix(f, nu_d, sigma) @ w_d, _gaussian_matrix(f, modes, sigma)])
+    coef, _ = nnls(basis, g, maxiter=50 * basis.shape[1])
+    if not coef.sum() > 0:
+        raise ValueError("deconvolve_dos: no non-negative mode spectrum fits the DoS")
+    residual = float(np.max(np.abs(basis @ coef - g)))
+    freq = np.concatenate([nu_d, modes])
+    weight = np.concatenate([coef[0] * w_d, coef[1:]])
+    keep = weight > 0
+    return ModeSpectrum(freq[keep], weight[keep] / weight[keep].sum(), float(nu_c), residual)
+
+
+# ---------------------------------------------------------------------------
 # Heat capacity
 # ---------------------------------------------------------------------------
 def _einstein_function(x: np.ndarray) -> np.ndarray:
@@ -429,7 +536,7 @@ def _heat_capacity_scale(per: str, n_atoms) -> float:
 
 
 def heat_capacity(freq_cm1, dos, temperature_K, n_atoms: int | None = None,
-                  per: str = "mol-atoms"):
+                  per: str = "mol-atoms", sigma_cm1: float | None = None):
     r"""Harmonic constant-volume heat capacity C_V(T) from a phonon DoS.
 
     .. math::
@@ -446,9 +553,18 @@ def heat_capacity(freq_cm1, dos, temperature_K, n_atoms: int | None = None,
 
     Takes: a DoS of *any* normalization (max-normalized, 3N modes, unit area);
     it is converted to unit area with :func:`normalize_unit_area`, and the
-    absolute scale comes from 3 k_B per atom.  Modes at ν̃ ≤ 0 are ignored (see
-    module docstring).  Numerically stable at ν̃ → 0 and ħω ≫ k_B T (no
-    overflow, no NaN); C_V(0 K) = 0.
+    absolute scale comes from 3 k_B per atom.  The ω = 0 point counts with its
+    classical Einstein factor E(0) = 1, and weight at ν̃ < 0 is folded onto |ν̃|
+    (E is even); see the module docstring.  Numerically stable at ν̃ → 0 and
+    ħω ≫ k_B T (no overflow, no NaN); C_V(0 K) = 0.
+
+    With ``sigma_cm1`` (a Gaussian-broadened, sampled DoS such as the 51-point
+    labels and predictions: ``sigma_cm1=COARSE_SIGMA_CM1``) the DoS is first
+    inverted to a mode spectrum with :func:`deconvolve_dos` and
+    C_V = 3R Σ_k w_k E(x_k): this undoes the broadening (and restores the
+    tails below 0 that the grid does not sample).  On the dataset v1 this keeps
+    the 51-point C_V within 1 % of the fine-grid value at 100–300 K; integrating
+    the samples directly is within ~0.3 % at 300 K but off by ~5 % at 30 K.
 
     Parameters
     ----------
@@ -459,6 +575,8 @@ def heat_capacity(freq_cm1, dos, temperature_K, n_atoms: int | None = None,
     per : 'mol-atoms' (default, J/(mol K) per mole of atoms), 'mol-cells'
         (J/(mol K) per mole of cells = phonopy's unit), 'cell' (J/K per cell),
         'kB-per-atom' (C_V / (N k_B), dimensionless, → 3).
+    sigma_cm1 : Gaussian broadening (cm⁻¹) of a sampled DoS, or None (default) to
+        integrate the samples directly with the trapezoidal rule.
         phonopy's ``thermal_properties.heat_capacity`` is in J/(K mol) per mole
         of *primitive* cells: compare with ``per='mol-cells'`` and
         ``n_atoms=len(phonon.primitive)``.
@@ -474,17 +592,23 @@ def heat_capacity(freq_cm1, dos, temperature_K, n_atoms: int | None = None,
     24.93
     """
     f, g = ensure_grid(freq_cm1, dos)
-    g = normalize_unit_area(f, g)
     scale = _heat_capacity_scale(per, n_atoms)
     temps, scalar = _temperatures(temperature_K)
-    pos = f > 0
+    if sigma_cm1 is not None:
+        spec = deconvolve_dos(f, g, sigma_cm1)
+        nodes, wts = spec.freq_cm1, spec.weight                   # Σ w = 1
+    else:
+        g = normalize_unit_area(f, g)
+        h = np.diff(f)
+        trap = np.zeros_like(f)                                   # trapezoidal weights
+        trap[:-1] += 0.5 * h
+        trap[1:] += 0.5 * h
+        nodes, wts = np.abs(f), trap * g                          # E(x) even: ν̃ < 0 folded onto |ν̃|
     out = np.zeros_like(temps)
     tpos = temps > 0
     if np.any(tpos):
-        x = HC_OVER_KB_CM_K * f[None, pos] / temps[tpos, None]  # ħω/k_BT, shape (nT, n+)
-        integrand = np.zeros((x.shape[0], f.size))
-        integrand[:, pos] = _einstein_function(x) * g[None, pos]
-        out[tpos] = scale * np.trapezoid(integrand, f, axis=1)
+        x = HC_OVER_KB_CM_K * nodes[None, :] / temps[tpos, None]  # ħω/k_BT, shape (nT, n)
+        out[tpos] = scale * (_einstein_function(x) @ wts)          # E(0) = 1: classical limit
     return float(out[0]) if scalar else out
 
 
@@ -617,6 +741,44 @@ def debye_fit_low_frequency(freq_cm1, dos_modes, n_atoms: int, volume_A3: float,
     return float(v_cm_s / 100.0)
 
 
+def _fibonacci_sphere(n: int) -> np.ndarray:
+    i = np.arange(n) + 0.5
+    polar, azim = np.arccos(1.0 - 2.0 * i / n), np.pi * (1.0 + 5.0**0.5) * i
+    return np.stack([np.cos(azim) * np.sin(polar), np.sin(azim) * np.sin(polar), np.cos(polar)], axis=1)
+
+
+def debye_average_velocity_cubic(c11_GPa: float, c12_GPa: float, c44_GPa: float,
+                                 density_g_cm3: float, n_directions: int = 4000) -> float:
+    r"""Debye-average sound velocity ⟨v⟩ (m/s) of a cubic crystal from its elastic constants.
+
+    For each direction n the three acoustic velocities are √(eigenvalues of the Christoffel matrix
+    Γ_ik = C_ijkl n_j n_l / ρ) (e.g. Auld, *Acoustic Fields and Waves in Solids*, ch. 7); for cubic
+    symmetry Γ_11 = C11 n₁² + C44 (n₂² + n₃²), Γ_12 = (C12 + C44) n₁n₂, and cyclic.  The Debye
+    average is the one that sets the ω² onset of the DoS (see :func:`debye_fit_low_frequency`):
+
+    .. math:: \frac{3}{\langle v\rangle^3} = \Big\langle \sum_{s=1}^{3} v_s(\mathbf n)^{-3}\Big\rangle_{\mathbf n},
+
+    averaged over ``n_directions`` quasi-uniform (Fibonacci) directions.  Elastic constants in GPa,
+    density in g/cm³.  Isotropic check: C11 − C12 = 2 C44 gives v_L = √(C11/ρ), v_T = √(C44/ρ).
+
+    >>> round(debye_average_velocity_cubic(165.64, 63.94, 79.51, 2.329))   # Si (Hall 1967)
+    5888
+    """
+    c11, c12, c44 = (_positive_scalar(c, name) for c, name in
+                     ((c11_GPa, "c11_GPa"), (c12_GPa, "c12_GPa"), (c44_GPa, "c44_GPa")))
+    rho = _positive_scalar(density_g_cm3, "density_g_cm3") * 1e3          # kg/m³
+    if not (c11 > abs(c12) and c11 + 2 * c12 > 0):
+        raise ValueError("elastic constants are not mechanically stable (need C11 > |C12|, C11 + 2 C12 > 0, C44 > 0)")
+    n = _fibonacci_sphere(int(n_directions))
+    gam = np.empty((n.shape[0], 3, 3))
+    for a in range(3):
+        gam[:, a, a] = c11 * n[:, a] ** 2 + c44 * (1.0 - n[:, a] ** 2)
+        for b in range(a + 1, 3):
+            gam[:, a, b] = gam[:, b, a] = (c12 + c44) * n[:, a] * n[:, b]
+    v = np.sqrt(np.linalg.eigvalsh(gam * 1e9 / rho))                      # (n, 3), m/s
+    return float((np.mean(np.sum(v**-3.0, axis=1)) / 3.0) ** (-1.0 / 3.0))
+
+
 def heat_capacity_per_volume(heat_capacity_J_per_molK, volume_per_atom_A3: float):
     r"""Convert C_V per mole of atoms, J/(mol K), to C_V per volume, J/(m³ K).
 
@@ -700,31 +862,47 @@ def propagation_energy(freq_cm1, dos_a, dos_b) -> float:
 Alpha2 = Union[float, Callable[[np.ndarray], np.ndarray]]
 
 
-def _eliashberg_weight(freq_cm1, dos, alpha2: Alpha2) -> tuple[np.ndarray, np.ndarray]:
-    """Return (ν̃, w) with w = 2 α²(ν̃) g(ν̃)/ν̃ (zero for ν̃ ≤ 0), g unit area."""
-    f, g = ensure_grid(freq_cm1, dos)
-    g = normalize_unit_area(f, g)
-    pos = f > 0
+def _alpha2_values(alpha2: Alpha2, nodes: np.ndarray) -> np.ndarray:
     if callable(alpha2):
-        a2 = np.zeros_like(f)
-        vals = np.asarray(alpha2(f[pos]), dtype=float)
-        if vals.shape != (np.count_nonzero(pos),):
+        vals = np.asarray(alpha2(nodes), dtype=float)
+        if vals.shape != nodes.shape:
             raise ValueError(
                 f"alpha2(freq_cm1) must return one value per positive frequency, got shape {vals.shape}"
             )
         if not np.all(np.isfinite(vals)) or np.any(vals < 0):
             raise ValueError("alpha2(freq_cm1) must return finite values >= 0")
-        a2[pos] = vals
+        return vals
+    return np.full_like(nodes, _positive_scalar(alpha2, "alpha2"))
+
+
+def _eliashberg_weight(freq_cm1, dos, alpha2: Alpha2,
+                       sigma_cm1: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrature (ν̃_k, W_k) with ∫ F(ν̃) 2α²(ν̃) g(ν̃)/ν̃ dν̃ ≈ Σ_k W_k F(ν̃_k), g unit area.
+
+    Plain grid (``sigma_cm1`` None): trapezoidal weights at ν̃ > 0; the ω = 0 point
+    contributes its Debye limit g/ω → 0 and ν̃ < 0 is left out.  Broadened grid:
+    the modes of :func:`deconvolve_dos` (Debye ω² below the crossover).
+    """
+    if sigma_cm1 is not None:
+        f, g = ensure_grid(freq_cm1, dos)
+        spec = deconvolve_dos(f, g, sigma_cm1)
+        nodes, w = spec.freq_cm1, spec.weight
     else:
-        a2 = np.full_like(f, _positive_scalar(alpha2, "alpha2"))
-    w = np.zeros_like(f)
-    w[pos] = 2.0 * a2[pos] * g[pos] / f[pos]
-    if not np.trapezoid(w, f) > 0:
+        f, g = ensure_grid(freq_cm1, dos)
+        g = normalize_unit_area(f, g)
+        h = np.diff(f)
+        trap = np.zeros_like(f)
+        trap[:-1] += 0.5 * h
+        trap[1:] += 0.5 * h
+        pos = f > 0
+        nodes, w = f[pos], (trap * g)[pos]
+    wts = 2.0 * _alpha2_values(alpha2, nodes) * w / nodes
+    if not np.sum(wts) > 0:
         raise ValueError("alpha2·dos has no weight at positive frequencies: λ = 0")
-    return f, w
+    return nodes, wts
 
 
-def eph_lambda(freq_cm1, dos, alpha2: Alpha2) -> float:
+def eph_lambda(freq_cm1, dos, alpha2: Alpha2, sigma_cm1: float | None = None) -> float:
     r"""Electron–phonon coupling constant λ = 2 ∫ α²(ω) g(ω)/ω dω (dimensionless).
 
     α²F(ω) = α²(ω) g(ω) with g normalized to *unit area* (any input
@@ -732,18 +910,72 @@ def eph_lambda(freq_cm1, dos, alpha2: Alpha2) -> float:
     has units 1/cm⁻¹ and α²F is dimensionless, α² is in cm⁻¹.  With a
     constant α² (a float), α²F = α² g and α² simply sets the scale of λ:
     λ = 2α² ∫ g/ν̃ dν̃ (e.g. 3α²/ν̃_D for a Debye DoS).  ``alpha2`` may also be a
-    callable ``alpha2(freq_cm1) -> array`` (cm⁻¹, ≥ 0).  Frequencies ≤ 0 are
-    ignored (g ∝ ν̃² makes g/ν̃ → 0 at the origin for a 3D crystal).
+    callable ``alpha2(freq_cm1) -> array`` (cm⁻¹, ≥ 0).
+
+    Low-frequency rule (the integrand diverges at ω → 0 if g(0) > 0): g ∝ ω²
+    (Debye) at the lowest frequencies.  On a plain grid the ω = 0 point adds
+    its Debye limit 0 and frequencies < 0 are left out.  For a Gaussian-broadened
+    sampled DoS (the 51-point labels and predictions) pass
+    ``sigma_cm1=COARSE_SIGMA_CM1``: the DoS is inverted with :func:`deconvolve_dos`,
+    which puts a Debye ω² piece below ν̃_c = σ.  Pb (dataset v1): 51-point label
+    with σ = 20 cm⁻¹ within 7 % of the fine-grid λ; without it, 31 % low.
 
     >>> f = np.linspace(0, 300, 3001)
     >>> round(eph_lambda(f, debye_dos(f, 300.0), alpha2=100.0), 6)   # 3·100/300
     1.0
     """
-    f, w = _eliashberg_weight(freq_cm1, dos, alpha2)
-    return float(np.trapezoid(w, f))
+    _, w = _eliashberg_weight(freq_cm1, dos, alpha2, sigma_cm1)
+    return float(np.sum(w))
 
 
-def omega_log_cm1(freq_cm1, dos, alpha2: Alpha2 = 1.0) -> float:
+def eliashberg_function(freq_cm1, dos, alpha2: Alpha2) -> np.ndarray:
+    r"""α²F(ν̃) = α²(ν̃) g(ν̃) on the grid (dimensionless), g normalized to unit area.
+
+    ``alpha2``: constant (cm⁻¹) or callable as in :func:`eph_lambda`; values at ν̃ ≤ 0 are 0.
+    For plots; λ = 2∫α²F/ν̃ dν̃ (see :func:`running_lambda`).
+
+    >>> f = np.linspace(0, 10, 11)            # flat g = 1/10 per cm⁻¹, α² = 2 cm⁻¹
+    >>> eliashberg_function(f, np.ones(11), 2.0)[:3].round(6).tolist()
+    [0.0, 0.2, 0.2]
+    """
+    f, g = ensure_grid(freq_cm1, dos)
+    g = normalize_unit_area(f, g)
+    out = np.zeros_like(f)
+    pos = f > 0
+    out[pos] = _alpha2_values(alpha2, f[pos]) * g[pos]
+    return out
+
+
+def running_lambda(freq_cm1, dos, alpha2: Alpha2, sigma_cm1: float | None = None) -> np.ndarray:
+    r"""Cumulative coupling λ(ν̃) = 2∫₀^ν̃ α²(ω)g(ω)/ω dω on the grid ``freq_cm1`` (→ λ at the end).
+
+    Shows which frequencies carry λ (soft modes dominate through the 1/ω).  Same quadrature and
+    low-frequency rule as :func:`eph_lambda`: λ(ν̃) counts the nodes at or below ν̃ (for
+    ``sigma_cm1`` the modes of :func:`deconvolve_dos`), so ``running_lambda(...)[-1]`` equals
+    :func:`eph_lambda` whenever every node lies inside the grid.
+
+    >>> f = np.linspace(0, 300, 3001)
+    >>> lam = running_lambda(f, debye_dos(f, 300.0), alpha2=100.0)
+    >>> round(float(lam[1500]), 3), round(float(lam[-1]), 3)    # λ(ν̃) = (ν̃/ν̃_D)² λ
+    (0.25, 1.0)
+    """
+    f = _as_finite_1d(freq_cm1, "freq_cm1")
+    nodes, w = _eliashberg_weight(f, dos, alpha2, sigma_cm1)
+    if sigma_cm1 is None:
+        # trapezoidal cumulative integral (node k's weight is split over its two half-cells)
+        f2, g = ensure_grid(f, dos)
+        g = normalize_unit_area(f2, g)
+        integrand = np.zeros_like(f2)
+        pos = f2 > 0
+        integrand[pos] = 2.0 * _alpha2_values(alpha2, f2[pos]) * g[pos] / f2[pos]
+        return np.concatenate([[0.0], np.cumsum(0.5 * np.diff(f2) * (integrand[1:] + integrand[:-1]))])
+    order = np.argsort(nodes)
+    cum = np.cumsum(w[order])
+    idx = np.searchsorted(nodes[order], f, side="right")
+    return np.where(idx > 0, cum[np.maximum(idx - 1, 0)], 0.0)
+
+
+def omega_log_cm1(freq_cm1, dos, alpha2: Alpha2 = 1.0, sigma_cm1: float | None = None) -> float:
     r"""Logarithmic average frequency ω_log in cm⁻¹ (Allen & Dynes, PRB 12, 905 (1975)).
 
     .. math:: \omega_{\log} = \exp\left[\frac{2}{\lambda}\int \ln\omega\,\frac{\alpha^2F(\omega)}{\omega}\,d\omega\right]
@@ -751,52 +983,49 @@ def omega_log_cm1(freq_cm1, dos, alpha2: Alpha2 = 1.0) -> float:
     with α²F = α² g, g unit area (any input normalization), ω in cm⁻¹ inside
     the logarithm.  A constant α² cancels (the default 1.0 is therefore
     harmless); pass the same callable as for :func:`eph_lambda` otherwise.
+    ``sigma_cm1`` and the low-frequency rule as in :func:`eph_lambda`.
 
     >>> f = np.linspace(0, 300, 3001)
     >>> round(omega_log_cm1(f, debye_dos(f, 300.0)), 3)   # ν̃_D e^{-1/2}
     181.959
     """
-    f, w = _eliashberg_weight(freq_cm1, dos, alpha2)
-    lam = np.trapezoid(w, f)
-    logf = np.zeros_like(f)
-    pos = f > 0
-    logf[pos] = np.log(f[pos])
-    return float(np.exp(np.trapezoid(logf * w, f) / lam))
+    nodes, w = _eliashberg_weight(freq_cm1, dos, alpha2, sigma_cm1)
+    return float(np.exp(np.sum(np.log(nodes) * w) / np.sum(w)))
 
 
-def omega_log_K(freq_cm1, dos, alpha2: Alpha2 = 1.0) -> float:
+def omega_log_K(freq_cm1, dos, alpha2: Alpha2 = 1.0, sigma_cm1: float | None = None) -> float:
     """ω_log of :func:`omega_log_cm1` expressed in K (× h c / k_B = 1.438777 K·cm).
 
     >>> f = np.linspace(0, 300, 3001)
     >>> round(omega_log_K(f, debye_dos(f, 300.0)), 2)
     261.8
     """
-    return float(cm1_to_K(omega_log_cm1(freq_cm1, dos, alpha2)))
+    return float(cm1_to_K(omega_log_cm1(freq_cm1, dos, alpha2, sigma_cm1)))
 
 
-def omega2_cm1(freq_cm1, dos, alpha2: Alpha2 = 1.0) -> float:
+def omega2_cm1(freq_cm1, dos, alpha2: Alpha2 = 1.0, sigma_cm1: float | None = None) -> float:
     r"""Second-moment frequency ω̄₂ = ⟨ω²⟩^{1/2} in cm⁻¹, ⟨ω²⟩ = (2/λ) ∫ ω α²F(ω) dω.
 
     i.e. the root mean square of ω weighted by α²F(ω)/ω (Allen & Dynes 1975),
     used in the f₂ shape correction of :func:`allen_dynes_tc`.  Same
-    normalization conventions as :func:`omega_log_cm1`.
+    normalization conventions (and ``sigma_cm1``) as :func:`omega_log_cm1`.
 
     >>> f = np.linspace(0, 300, 3001)
     >>> round(omega2_cm1(f, debye_dos(f, 300.0)), 3)   # ν̃_D/√2
     212.132
     """
-    f, w = _eliashberg_weight(freq_cm1, dos, alpha2)
-    return float(np.sqrt(np.trapezoid(f**2 * w, f) / np.trapezoid(w, f)))
+    nodes, w = _eliashberg_weight(freq_cm1, dos, alpha2, sigma_cm1)
+    return float(np.sqrt(np.sum(nodes**2 * w) / np.sum(w)))
 
 
-def omega2_K(freq_cm1, dos, alpha2: Alpha2 = 1.0) -> float:
+def omega2_K(freq_cm1, dos, alpha2: Alpha2 = 1.0, sigma_cm1: float | None = None) -> float:
     """ω̄₂ of :func:`omega2_cm1` expressed in K.
 
     >>> f = np.linspace(0, 300, 3001)
     >>> round(omega2_K(f, debye_dos(f, 300.0)), 2)
     305.21
     """
-    return float(cm1_to_K(omega2_cm1(freq_cm1, dos, alpha2)))
+    return float(cm1_to_K(omega2_cm1(freq_cm1, dos, alpha2, sigma_cm1)))
 
 
 def _tc_exponent(lam, mu_star) -> tuple[float, float, float]:

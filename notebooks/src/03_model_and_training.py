@@ -20,7 +20,8 @@
 #   numbers relate to the published ones.
 #
 # **Time**: runs in about 1 min on 2 CPU cores (FAST and full alike: both load the shipped
-# checkpoint; `TRAIN=1` retrains it, about 2 min on 2 cores); reading time about 45 min.
+# checkpoint; `TRAIN=1` retrains it, which takes several minutes — the time the shipped checkpoint
+# took is printed below); reading time about 45 min.
 
 # %% tags=["nbval-ignore-output"]
 # %matplotlib inline
@@ -43,7 +44,7 @@ from utils.baselines import METHODS, load_baselines
 from utils.data import load_dataset
 from utils.graphs import average_neighbors, structure_to_graph
 from utils.model import Convolution, ModelConfig, count_parameters, smooth_cutoff, tp_path_exists
-from utils.plot import PALETTE, parity_plot, quartile_grid, save_figure
+from utils.plot import PALETTE, network_stages, parity_plot, plot_network_diagram, quartile_grid, save_figure
 from utils.thermo import heat_capacity
 from utils.train import dos_metrics, graphs_from_dataset, load_checkpoint, predict
 
@@ -79,6 +80,12 @@ FAST, TRAIN = info["fast"], info["train"]  # FAST changes nothing printed here; 
 # $\sum_j Y^1(\hat r_{ij})$, vanishes — and so does every vector (`1o`) feature built from it
 # (notebook 01, exercise 3). To *see* the vector channels at work we take the first two training
 # crystals with a nonzero sum.
+#
+# > **Note** They are picked for their geometry, not because they exist: most materials of the
+# > dataset are **hypothetical** (known structure types decorated by substitution; dataset v1 stores
+# > no origin field, see notebook 02), and so are most crystals in the test figures of §11. Where a
+# > worked example should be a known crystal, the series builds it directly (NaCl rocksalt in
+# > notebooks 02 and 04) or uses a seed compound of the dataset.
 
 # %%
 dataset = load_dataset()
@@ -119,6 +126,15 @@ print(f"em_dim = {config.em_dim}, mul = {config.mul}, lmax = {config.lmax}, laye
 # | $h^{(0)}_a,\ \alpha_a$ | node features and node attributes, `em_dim x 0e` |
 #
 # Both inputs are scalars, so any function of them — ReLU included — is equivariant.
+#
+# **Why a second copy of the element, the node attributes?** The features $h_a$ change from layer
+# to layer: after the first convolution they describe the atom *and its neighbourhood*. The
+# attributes $\alpha_a$ stay fixed and say only *which element sits here*. Every learned linear map
+# of a convolution (`sc`, `lin₁`, `lin₂` in §5) is a tensor product of the features with $\alpha_a$,
+# $\sum_{uv} w_{uvw}\, h_{a,u}\, \alpha_{a,v}$ — so its weights effectively depend on the element:
+# a Pb site and an O site mix their features with different matrices, in every layer, without the
+# network having to carry "I am Pb" through the features. Because $\alpha_a$ is a scalar (`0e`), this
+# product keeps the irreps of $h_a$ (`1o ⊗ 0e = 1o`) and equivariance is untouched.
 
 # %%
 torch.manual_seed(0)
@@ -186,7 +202,7 @@ ax1.plot(r, cutoff(r / config.r_max), color=PALETTE["prediction"], label="cutoff
 ax1.hist(all_lengths, bins=60, density=True, color=PALETTE["fill"], alpha=0.6, label="edge lengths (train)")
 ax1.axvline(config.r_max / 2, color="0.6", ls=":", lw=1)
 ax1.set(xlabel="edge length r (Å)", ylabel="cutoff (dimensionless) / density (1/Å)", title="smooth cutoff")
-ax1.legend(fontsize=8, loc="upper left")
+ax1.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)   # below: keeps the curve clear
 ax2.plot(r, basis, lw=1)
 ax2.set(xlabel="edge length r (Å)", ylabel=r"$B_j(r)$ (dimensionless)", title=f"{config.num_basis} Gaussian radial basis functions")
 save_figure(fig, "03_edge_features")
@@ -386,7 +402,8 @@ with torch.no_grad():
     assert equivariance_error(conv2, h1, -o3.rand_matrix()) < 1e-5                # layer 2 is equivariant too
 
 # %% [markdown]
-# > **Note** Why divide by the maximum? The labels are max-normalized (notebook 02), so only the
+# > **Note** Why divide by the maximum? The labels are max-normalized (each 51-point DoS is divided by
+# > its largest value, §1), so only the
 # > *shape* of g(ω) is learned. A consequence: mean and sum pooling give the same normalized
 # > output, and a supercell (N → 2N identical atoms) gives the same DoS as the primitive cell.
 #
@@ -426,6 +443,41 @@ print(f"radial MLPs hold {radial / total:.0%} of the weights")
 assert sum(counts.values()) == total and radial < total / 2
 
 # %% [markdown]
+# ### The whole network on one page
+#
+# The irreps at every stage, read from the layers of `network` itself (`utils.plot.network_stages`
+# walks `network.layers`; nothing is typed by hand). Grey: inputs and the final pooling; red:
+# convolutions (the tensor product's middle irreps, then the output after `lin₂` and the
+# self-connection); blue: gates.
+
+# %%
+fig, ax = plt.subplots(figsize=(9, 8.5))
+plot_network_diagram(network, ax=ax)
+ax.set_title(f"PeriodicNetwork: em_dim = {config.em_dim}, mul = {config.mul}, l_max = {config.lmax}, "
+             f"{config.layers} gated layers", fontsize=11)
+save_figure(fig, "03_network_diagram")
+plt.show()
+stages = network_stages(network)
+assert stages[-2][2] == f"{config.out_dim}x0e" and str(network.layers[0].conv.irreps_out) == str(irreps_out1)
+
+# %% [markdown]
+# **The paths of one tensor product.** `e3nn.o3.TensorProduct.visualize()` draws each path of a
+# tensor product: the input irreps (left), the edge harmonics (top right) and the output irreps
+# (bottom), one line per path, shaded by the size of its weights. In layer 1 the input holds only
+# scalars, so `0e ⊗ 0e → 0e` and `0e ⊗ 1o → 1o` are the only paths; in layer 2 vectors meet vectors
+# and `1o ⊗ 1o` reaches `0e` and `1e` as well (§7).
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+for ax, (name, layer) in zip(axes, [("layer 1", network.layers[0]), ("layer 2", network.layers[1])]):
+    layer.conv.tp.visualize(ax=ax)
+    ax.set_title(f"{name}: {layer.conv.irreps_in} ⊗ {irreps_sh}\n{len(layer.conv.tp.instructions)} paths", fontsize=10)
+fig.tight_layout()
+save_figure(fig, "03_tensor_product_paths")
+plt.show()
+print({name: len(layer.conv.tp.instructions) for name, layer in zip(["layer 1", "layer 2"], network.layers)})
+
+# %% [markdown]
 # > **Note** Most weights sit in `sc`, `lin1` and `lin2`, not in the radial MLPs: each is a tensor
 # > product with the `em_dim = 64` attribute scalars, so e.g. the path `64x0e ⊗ 64x0e → 64x0e` alone
 # > has 64 × 64 × 64 = 262,144 weights. A smaller `em_dim` shrinks the network fastest.
@@ -460,11 +512,12 @@ assert torch.allclose(out_p, out_s, atol=1e-5) and torch.allclose(out_p, out_r, 
 # (`make train`); here we load its result.
 
 # %%
-if TRAIN:                                                        # TRAIN=1: retrain (~2 min on 2 cores)
+if TRAIN:                                                        # TRAIN=1: retrain (several minutes)
     from utils.train import fit_default
     fit_default()
 model, meta = load_checkpoint(dataset=dataset)                  # checks hashes, encoding and data version
 history, train_cfg = meta["history"], meta["train_config"]
+print(f"the loaded checkpoint took {history['seconds'][-1]:.0f} s to train (its own machine; README: Timings)")
 print(f"checkpoint trained on dataset {meta['dataset']['version']} {meta['dataset']['split_sizes']}")
 print(f"{count_parameters(model):,d} parameters; lmax = {model.config.lmax}, mul = {model.config.mul}, "
       f"z = {model.config.num_neighbors:.3f}")
@@ -514,6 +567,52 @@ print(f"train loss {history['train_loss'][0]:.4f} → {history['train_loss'][-1]
       f"best validation {history['valid_loss'][best]:.4f} at epoch {best + 1}")
 
 # %% [markdown]
+# ### Reading the curves: overfitting
+#
+# Two things to read off any pair of loss curves: *where the validation loss stops falling*, and
+# *how far below it the training loss goes*. The numbers, from the checkpoint's stored history:
+
+# %%
+train_loss, valid_loss = np.array(history["train_loss"]), np.array(history["valid_loss"])
+plateau = int(np.argmax(valid_loss <= 1.2 * valid_loss.min()))   # first epoch within 20 % of the best
+print(f"validation loss within 20 % of its best from epoch {plateau + 1} on "
+      f"({valid_loss[plateau]:.4f}; best {valid_loss.min():.4f}, last {valid_loss[-1]:.4f})")
+print(f"training loss meanwhile {train_loss[plateau]:.4f} → {train_loss[-1]:.4f} "
+      f"(÷ {train_loss[plateau] / train_loss[-1]:.0f})")
+print(f"gap at the last epoch: validation / training = {valid_loss[-1] / train_loss[-1]:.0f}×; "
+      f"at the kept epoch {valid_loss[best] / train_loss[best]:.0f}×")
+n_train_targets = len(dataset.split("train")) * config.out_dim
+print(f"{count_parameters(model):,d} weights for {len(dataset.split('train'))} training spectra × "
+      f"{config.out_dim} points = {n_train_targets:,d} target numbers")
+print(f"regularization of this run: weight decay λ = {train_cfg['weight_decay']}, "
+      f"keep the best-validation weights (early stopping)")
+assert train_loss[-1] < valid_loss[-1]
+
+# %% [markdown]
+# After the validation loss flattens, training keeps driving the *training* loss down by orders of
+# magnitude while the validation loss barely moves: the network is **memorizing** the training
+# spectra — their noise, their broadening artefacts, which element sits in which structure type —
+# instead of learning a rule that transfers. That is **overfitting**, and the ratio printed above is
+# its size. With more weights than target numbers (both printed above) the network can fit the
+# training set almost exactly; nothing in the loss stops it.
+#
+# What counteracts it (**regularization**):
+#
+# - **Early stopping**: keep the weights of the best validation epoch (done here, the dotted line).
+#   It limits the damage but not the memorizing itself.
+# - **Weight decay** (λ in AdamW): shrinks every weight towards 0 at each step, which penalizes the
+#   large, finely tuned weights that memorizing needs. Larger λ: higher training loss, usually a
+#   smaller gap.
+# - **A smaller network** (`em_dim`, `mul`): fewer weights to memorize with (notebook 07 trains
+#   networks of ≈ 0.35 M weights).
+# - **More, or more varied, data**: the learning curves of notebook 07 show the test error falling
+#   with the training-set size.
+#
+# The values of these knobs are *hyper-parameters*: choose them on the validation split, never on
+# the test split. Whichever values the shipped checkpoint used are printed above from its own
+# `train_config`; rerun this section after retraining and the numbers follow.
+
+# %% [markdown]
 # ## 11. Test-set evaluation
 #
 # The test crystals were never seen in training or model selection. Five numbers summarise the
@@ -524,7 +623,7 @@ print(f"train loss {history['train_loss'][0]:.4f} → {history['train_loss'][-1]
 # | MSE, MAE | mean of $(\hat g - g)^2$ and $\lvert\hat g - g\rvert$ over all points | (max-normalized DoS)², — |
 # | R² | $1 - \sum(\hat g-g)^2 / \sum(g-\bar g)^2$, $\bar g$ the mean over all points | — |
 # | W₁ | Wasserstein (earth mover's) distance $\int\lvert G(\omega)-\hat G(\omega)\rvert\,d\omega$, G the cumulative unit-area DoS: how far spectral weight must move | cm⁻¹ |
-# | ΔC_V | $\lvert C_V[\hat g] - C_V[g]\rvert / C_V[g]$ at 300 K (notebook 06) | % |
+# | ΔC_V | $\lvert C_V[\hat g] - C_V[g]\rvert / C_V[g]$ at 300 K, g the **51-point label** (notebook 06 compares with the fine 2 cm⁻¹ label instead: a different reference, a larger number) | % |
 
 # %%
 freq = dataset.freq_cm1                                          # (51,) cm⁻¹
@@ -697,7 +796,7 @@ for row, values in [*PUBLISHED.items(), (f"this series ({dataset.version}, n_tes
 #   or systematically shifted labels change every metric.
 # - **Different materials and split.** Their ≈1,500 Materials Project crystals and random split vs
 #   our embedded set and element-balanced split; the test sets differ in size and difficulty (a
-#   test set of a few dozen crystals has large sampling error).
+#   test set of one to two hundred crystals still has a sizeable sampling error).
 # - **Different definitions.** R² may be averaged per crystal or pooled over all points (ours is
 #   pooled); their C_V error is an absolute MAE in J K⁻¹ mol⁻¹ (the table does not say per mole
 #   of what; ours is per mole of atoms), while `dos_metrics` reports a relative error.
@@ -746,14 +845,15 @@ print(f"our labels: {dataset.meta['labeller']} + phonopy; {len(dataset)} materia
 # </details>
 #
 # **2. Sum or mean pooling?** Show numerically that summing the per-atom outputs instead of
-# averaging them gives the same normalized DoS, and explain why the original (unnormalized) network
-# divided its sum by √(number of nodes) instead.
+# averaging them gives the same normalized DoS. The original tutorial's `PeriodicNetwork` pooled with
+# a **mean** and then max-normalized, like ours; e3nn's generic `Network`, which it subclassed,
+# instead divides a sum by √(num_nodes). Why would a network without the max-normalization need that?
 #
 # <details><summary>Solution</summary>
 #
 # The sum is N times the mean, and the factor N cancels in the division by the maximum. Without
-# that division (the original predicted the spectrum with a fixed scale), a sum would grow with the
-# cell size; dividing by a typical √N keeps outputs O(1) for crystals of different size.
+# that division (e3nn's generic `Network` predicts outputs with a fixed scale), a sum would grow with
+# the cell size; dividing by a typical √N keeps outputs O(1) for graphs of different size.
 #
 # ```python
 # summed = scatter(per_atom, batch.batch, dim=0, reduce="sum")

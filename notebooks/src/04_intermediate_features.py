@@ -43,6 +43,7 @@ from torch_geometric.utils import scatter
 
 import utils
 from utils.data import load_dataset
+from utils.datagen.prototypes import IONIC_SEEDS
 from utils.graphs import structure_to_graph
 from utils.plot import PALETTE, save_figure
 from utils.train import load_checkpoint
@@ -152,7 +153,10 @@ print("1o transforms like a position, 1e like an angular momentum (it does not f
 # | rutile (TiO₂ type, $P4_2/mnm$) | the *crystal* is centrosymmetric, the metal sites are inversion centres, the anion sites are not |
 #
 # Each is taken from the dataset when it holds a material of that prototype that kept the
-# ideal space group after relaxation, and built with ase otherwise. Then spglib
+# ideal space group after relaxation, and built with ase otherwise. **Known crystals first**: most
+# materials of the dataset are hypothetical (substituted candidates; dataset v1 stores no origin
+# field), but the seed compounds the substitutions started from (`IONIC_SEEDS`, notebook 02) are
+# real, so a seed compound of the prototype is preferred; the printout says which one was used. Then spglib
 # "symmetrizes" it: relaxed coordinates are symmetric only up to a small numerical tolerance,
 # and we want the symmetry to be exact for the checks below.
 #
@@ -176,12 +180,24 @@ def symmetrized(atoms, symprec=1e-3):
     return type(atoms)(numbers=numbers, cell=cell, scaled_positions=frac, pbc=True)
 
 
+SEEDS = {(proto, frozenset(ion.rstrip("+-0123456789") for ion in seed.values()))
+         for proto, seeds in IONIC_SEEDS.items() for seed in seeds}
+
+
+def is_seed_compound(material):
+    """True if the material is a seed compound of its structure type: a known crystal (notebook 02)."""
+    return (material.prototype, frozenset(material.species)) in SEEDS
+
+
 def choose_crystal(prototype, spacegroup, build):
-    """First training-split material of `prototype` with space group `spacegroup` (else any split, else build())."""
+    """Material of `prototype` with space group `spacegroup`: known (seed) crystals first, then training
+    split first; build() if the dataset has none."""
     matches = [m for m in dataset if m.prototype == prototype and m.spacegroup == spacegroup]
-    matches.sort(key=lambda m: m.split != "train")              # training materials first, stable order
+    matches.sort(key=lambda m: (not is_seed_compound(m), m.split != "train"))   # stable order otherwise
     if matches:
-        return f"{matches[0].formula} ({matches[0].id}, {matches[0].split})", symmetrized(matches[0].to_ase())
+        known = "known crystal" if is_seed_compound(matches[0]) else "hypothetical or unverified"
+        return (f"{matches[0].formula} ({matches[0].id}, {matches[0].split}; {known})",
+                symmetrized(matches[0].to_ase()))
     atoms = build()
     return f"{atoms.get_chemical_formula(mode='metal', empirical=True)} (built with ase)", symmetrized(atoms)
 
@@ -195,6 +211,25 @@ for name, (prototype, spacegroup, build) in CANDIDATES.items():
 # spglib also tells us each atom's **site symmetry**: the point group of operations (rotations,
 # mirrors, inversion) that map the crystal onto itself *and* leave that atom where it is. We keep
 # the Cartesian 3×3 matrices $Q$ of that group for every atom.
+#
+# **Reading the symbols.** spglib prints the *oriented* site-symmetry symbol of the International
+# Tables: one position per symmetry direction of the crystal's lattice (for tetragonal and hexagonal
+# cells: the main axis c, then the in-plane axes a, then the diagonals between them). Each position
+# names what acts along that direction — `m` a mirror plane perpendicular to it, `2`, `3`, … a
+# rotation axis along it, `-3` a rotoinversion axis, `.` nothing. So
+#
+# | symbol | meaning |
+# |---|---|
+# | `m-3m` | the full cubic point group (48 operations, contains inversion): rocksalt sites |
+# | `3m.` | a 3-fold axis along c, mirrors ⟂ the a axes (they contain c), nothing along the third direction: wurtzite sites (polar: no inversion) |
+# | `m.mm` | in rutile, mirrors ⟂ c and ⟂ each of the two diagonals (listed separately), nothing along a: point group mmm, contains inversion (the metal) |
+# | `m.2m` | a mirror ⟂ c, a 2-fold axis along a diagonal, a mirror ⟂ the other diagonal: point group mm2, no inversion (the anion) |
+#
+# The matrices spglib returns act on *fractional* coordinates, $\mathbf f' = R\,\mathbf f$. With the
+# lattice vectors as the rows of `cell`, a Cartesian position is $\mathbf r = \mathrm{cell}^T\mathbf f$,
+# so the same operation on Cartesian vectors is $Q = \mathrm{cell}^T\, R\, (\mathrm{cell}^T)^{-1}$
+# (change of basis: to fractional, apply R, back to Cartesian) — the line marked below. $Q$ is
+# orthogonal (checked below); the integer matrix $R$ in general is not (e.g. in a hexagonal cell).
 
 # %%
 def site_symmetry(atoms, symprec=1e-3):
@@ -206,12 +241,14 @@ def site_symmetry(atoms, symprec=1e-3):
         moved = position @ sym.rotations.transpose(0, 2, 1) + sym.translations - position  # (n_ops, 3)
         shift = (moved - np.round(moved)) @ cell                                          # Å
         fixed = np.linalg.norm(shift, axis=1) < symprec
+        # fractional → Cartesian: Q = cellᵀ R (cellᵀ)⁻¹, since r = cellᵀ f for row lattice vectors
         site_ops.append(np.stack([cell.T @ R @ np.linalg.inv(cell.T) for R in sym.rotations[fixed]]))
     return sym, site_ops
 
 
 for name, atoms in crystals.items():
     sym, site_ops = site_symmetry(atoms)
+    assert all(np.allclose(Q @ Q.T, np.eye(3), atol=1e-6) for ops in site_ops for Q in ops)   # Q orthogonal
     inversion = [any(np.allclose(Q, -np.eye(3), atol=1e-6) for Q in ops) for ops in site_ops]
     print(f"{name:<9s} {sym.international:<8s} (No. {sym.number:3d}), centrosymmetric crystal: "
           f"{any(np.allclose(R, -np.eye(3)) for R in sym.rotations)}")
@@ -556,22 +593,25 @@ for label, values in [("max frequency", max_freq), ("mean atomic mass", mean_mas
 # %%
 counts = {p: int((prototypes == p).sum()) for p in sorted(set(prototypes))}
 top = sorted(counts, key=lambda p: (-counts[p], p))[:9]                    # the 9 most common prototypes
-fig, axes = plt.subplots(1, 3, figsize=(14.5, 5.0), sharex=True, sharey=True, layout="constrained")
-other = ~np.isin(prototypes, top)
-axes[0].scatter(*scores[other].T, s=14, color="0.8", label=f"other ({other.sum()})")
-for p, color in zip(top, plt.cm.tab10.colors):
-    axes[0].scatter(*scores[prototypes == p].T, s=22, color=color, label=f"{p} ({counts[p]})")
-fig.legend(loc="outside lower center", ncol=5, fontsize=8.5, title="prototype (number of materials)",
-           title_fontsize=9, handletextpad=0.2, columnspacing=1.0)
-axes[0].set_title("coloured by prototype")
-panels = [(axes[1], mean_mass, "mean atomic mass", "u", "cividis", "log"),
-          (axes[2], max_freq, r"maximum frequency $\omega_\mathrm{max}$", r"cm$^{-1}$", "magma", "linear")]
+fig = plt.figure(figsize=(15, 5.6), layout="constrained")
+left, right = fig.subfigures(1, 2, width_ratios=[1.0, 1.9])
+small = left.subplots(3, 3, sharex=True, sharey=True)
+for ax, p, color in zip(small.flat, top, plt.cm.tab10.colors):           # one small panel per prototype:
+    ax.scatter(*scores.T, s=3, color="0.85", rasterized=True)           # all materials in grey,
+    ax.scatter(*scores[prototypes == p].T, s=6, color=color)            # this prototype on top
+    ax.set_title(f"{p} ({counts[p]})", fontsize=9)
+    ax.tick_params(labelsize=7)
+left.supxlabel("PC 1 (arb. u.)", fontsize=9)
+left.supylabel("PC 2 (arb. u.)", fontsize=9)
+left.suptitle("by prototype (9 most common; grey: all)", fontsize=11)
+axes = right.subplots(1, 2, sharex=True, sharey=True)
+panels = [(axes[0], mean_mass, "mean atomic mass", "u", "cividis", "log"),
+          (axes[1], max_freq, r"maximum frequency $\omega_\mathrm{max}$", r"cm$^{-1}$", "magma", "linear")]
 for ax, values, label, units, cmap, scale in panels:
     order = np.argsort(values)                                          # draw the largest values on top
-    points = ax.scatter(*scores[order].T, c=values[order], s=22, cmap=cmap, norm=scale)
-    fig.colorbar(points, ax=ax, label=f"{label} ({units})", pad=0.02)
+    points = ax.scatter(*scores[order].T, c=values[order], s=16, cmap=cmap, norm=scale)
+    right.colorbar(points, ax=ax, label=f"{label} ({units})", pad=0.02)
     ax.set_title(f"coloured by {label}")
-for ax in axes:
     ax.set_xlabel(f"PC 1 ({explained[0]:.0%} of variance, arb. u.)")
 axes[0].set_ylabel(f"PC 2 ({explained[1]:.0%} of variance, arb. u.)")
 fig.suptitle(f"Pooled {last_hidden} scalars of all {len(dataset)} materials, projected by PCA")
@@ -624,8 +664,9 @@ assert rho_pc1 > 0.5
 # crystals on one side, heavy, soft ones on the other. Structure is the second signal: a
 # material's nearest neighbour shares its prototype more often than chance, but a
 # prototype with varied chemistry spreads along the frequency axis rather than forming one tight
-# island. Nobody told the network about masses, prototypes or ω_max — it found these axes
-# because they help predict g(ω).
+# island. The network's input *is* the mass (the mass-weighted one-hot encoding of notebook 02),
+# but nobody told it about prototypes or ω_max, nor that mass matters through √(k/m) — it found
+# these axes because they help predict g(ω).
 
 # %% [markdown]
 # > **Warning** PCA keeps only the directions of largest variance; a 2D map always hides the

@@ -1,0 +1,61 @@
+"""Numbers that the README and the notebooks both state come from one results file and cannot drift.
+
+Single sources: the shipped checkpoint's ``checkpoints/default/model.json`` (training history and test
+metrics, printed by notebook 03) and ``data/experiments/baselines.json`` (README table). Notebook texts do not
+repeat measured run times (they point to the README), so those have one home.
+"""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+SOURCES = {p.name: p.read_text() for p in sorted((ROOT / "notebooks" / "src").glob("*.py"))}
+
+
+@pytest.fixture(scope="module")
+def meta():
+    return json.loads((ROOT / "checkpoints" / "default" / "model.json").read_text())
+
+
+def test_best_epoch_and_training_time_match_checkpoint(meta):
+    hist = meta["history"]
+    best = hist["best_epoch"] + 1                  # history counts from 0; README and notebook 03 from 1
+    assert f"best validation loss came at epoch {best}, counting from 1" in README
+    assert "epoch {best + 1}" in SOURCES["03_model_and_training.py"]   # notebook 03 prints the same count
+    seconds = round(hist["seconds"][-1])
+    assert len(re.findall(rf"\b{seconds} s\b", README)) >= 2, f"README must state the training time {seconds} s"
+    other = {int(x) for x in re.findall(r"\b(\d{3}) s measured", README)}
+    assert other <= {seconds}, f"README states training times {other}, checkpoint took {seconds} s"
+
+
+def test_shipped_checkpoint_row_matches_metrics(meta):
+    t = meta["metrics"]["test"]
+    row = next(line for line in README.splitlines() if line.startswith("| **shipped checkpoint**"))
+    for value in (f"{t['mse']:.4f}", f"{t['mae']:.3f}", f"{t['r2']:.2f}", f"{t['wasserstein_cm1']:.1f}",
+                  f"{t['cv300_rel_error_pct']:.1f} %"):
+        assert f"**{value}**" in row, (value, row)
+    assert f"Test set ({t['n']} materials)" in README
+
+
+def test_baseline_rows_match_results_file():
+    summary = json.loads((ROOT / "data" / "experiments" / "baselines.json").read_text())["summary"]
+    row = next(line for line in README.splitlines() if line.startswith("| mean training DoS"))
+    assert f"{summary['mean_dos']['mse']['mean']:.4f}" in row
+    assert f"{summary['mean_dos']['cv300_rel_error_pct']['mean']:.1f} %" in row
+
+
+def test_notebooks_do_not_restate_measured_run_times():
+    # measured wall times live in the README only; a notebook that states one drifts silently
+    pattern = re.compile(r"(make experiments|retrain\w*|TRAIN=1)[^\n]{0,60}?[≈~]?\s*\b\d+\s*(min|minutes|s)\b")
+    for name, text in SOURCES.items():
+        hits = [m.group(0) for m in pattern.finditer(text)]
+        assert not hits, f"{name} states a run time: {hits}; point to the README instead"
+
+
+def test_every_baseline_mse_is_in_readme():
+    summary = json.loads((ROOT / "data" / "experiments" / "baselines.json").read_text())["summary"]
+    for method, stats in summary.items():
+        assert f"{stats['mse']['mean']:.4f}" in README, (method, stats["mse"]["mean"])
