@@ -1003,6 +1003,11 @@ def _apply_v2_rules(stable: list[dict], recs: list[dict], labels_dir: Path, benc
     refs = {el: float(v["energy_per_atom_eV"]) for el, v in json.loads(ref_path.read_text()).items()}
     energies = stored_energies(labels_dir)
     labelled = [r for r in recs if r.get("ok") and r.get("structure")]
+    for r in labelled:   # a labelled elemental crystal is a reference too (the lowest energy per element wins)
+        zs = set(r["structure"]["numbers"])
+        if len(zs) == 1 and r["id"] in energies:
+            el = _SYMBOLS[int(zs.pop())]
+            refs[el] = min(refs.get(el, np.inf), energies[r["id"]])
     ehull = hull_energies(labelled, energies, refs)
     gs = ground_states(labelled, energies)
     members, member_sha = read_membership(benchmark_file or MEMBERSHIP)

@@ -123,7 +123,7 @@ def _reference_candidates(symbol: str):
     return out
 
 
-def elemental_reference(symbol: str, calc, fmax: float = 0.01, steps: int = 200) -> dict:
+def elemental_reference(symbol: str, calc, fmax: float = 0.02, steps: int = 100) -> dict:
     """The lowest energy per atom (eV) of `symbol` over relaxed dimer / ase reference state / fcc / bcc / sc / diamond.
 
     An upper bound of the element's true ground-state energy with this potential, used only where the pool has no
