@@ -599,7 +599,11 @@ class PhononDataset:
         return [self[int(i)] for i in idx] if materials else idx
 
     def split_sizes(self) -> dict:
-        return {name: int((self.split_codes == s).sum()) for s, name in enumerate(SPLIT_NAMES)}
+        """Materials per split; 'benchmark' only where the version has one (v2 on)."""
+        sizes = {name: int((self.split_codes == s).sum()) for s, name in enumerate(SPLIT_NAMES)}
+        if not sizes["benchmark"]:
+            del sizes["benchmark"]
+        return sizes
 
     def species(self, i: int) -> list[str]:
         """Element symbols of material i (sorted by Z), without building a Material."""
