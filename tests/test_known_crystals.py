@@ -179,3 +179,9 @@ def test_pack_v2_needs_references(tmp_path):
     with pytest.raises(D.DataError, match="python -m utils.datagen references"):
         D.pack("v2", labels_dir=tmp_path / "labels", out_dir=tmp_path / "data", min_materials_per_element=1,
                rules="v2")
+
+
+def test_readme_states_the_benchmark_size():
+    members, _ = B.read_membership()
+    text = (ROOT / "README.md").read_text()
+    assert f"benchmark** of {len(members)} crystals" in text
