@@ -13,19 +13,7 @@ __version__ = "0.1.0"
 __all__ = ["setup", "is_fast", "wants_training", "__version__"]
 
 
-def _flag(name: str) -> bool:
-    import os
-    return os.environ.get(name, "0").strip().lower() not in ("", "0", "false", "no")
-
-
-def is_fast() -> bool:
-    """True when the environment asks for the short path (``FAST=1``: CI, instructors in a hurry)."""
-    return _flag("FAST")
-
-
-def wants_training() -> bool:
-    """True when ``TRAIN=1``: notebooks retrain instead of loading the shipped checkpoint."""
-    return _flag("TRAIN")
+from ._env import is_fast, wants_training   # the environment switches (FAST, TRAIN, TQDM_DISABLE): utils/_env.py
 
 
 def _inline_figures() -> None:

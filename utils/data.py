@@ -64,6 +64,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ._env import progress_disabled
 from ._io import atomic_write_bytes, atomic_write_json
 
 __all__ = [
@@ -178,10 +179,6 @@ def _check_git_blob(path: Path, expected: str | None, what: str) -> None:
 def _now_iso() -> str:
     import datetime as dt
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-
-
-def _tqdm_disabled() -> bool:
-    return os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def _version_key(version: str) -> tuple:
@@ -1272,7 +1269,7 @@ def _fetch(url: str, part: Path, timeout: float, _retry: bool = True) -> None:
         total = (have + length) if length is not None else None
         got = 0
         bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
-                   desc=f"downloading {part.name[:-5]}", disable=_tqdm_disabled(), leave=False)
+                   desc=f"downloading {part.name[:-5]}", disable=progress_disabled(), leave=False)
         try:
             with open(part, "ab" if resumed else "wb") as fh:
                 while True:

@@ -55,8 +55,9 @@ import torch
 from torch import nn
 from torch_geometric.utils import scatter
 
-from .baselines import CompositionConfig, CompositionMLP
+from ._env import progress_disabled
 from ._io import atomic_write_json
+from .baselines import CompositionConfig, CompositionMLP
 from .model import NORMALIZATION_EPS, ModelConfig, PeriodicNetwork, count_parameters, smooth_cutoff
 from .train import TrainConfig, average_num_neighbors, dos_metrics, predict, train, wasserstein_cm1
 
@@ -922,7 +923,7 @@ def run_claims(dataset=None, budget: str | Budget = "tiny", out: str | Path | No
     todo = list(dict.fromkeys(spec for specs in plan.values() for spec in specs if spec.key not in results["runs"]))
     from tqdm.auto import tqdm
 
-    disabled = not progress or os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no")
+    disabled = not progress or progress_disabled()
     bar = tqdm(total=len(todo), desc="claims runs", unit="run", disable=disabled)
     say = (lambda s: tqdm.write(s)) if not disabled else log
     t_start = time.perf_counter()

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from . import distributed as _dist
+from ._env import progress_disabled
 from ._io import atomic_write_bytes, atomic_write_json
 from .graphs import structure_to_graph
 from .model import ModelConfig, PeriodicNetwork
@@ -162,7 +163,7 @@ def predict(model, graphs, batch_size: int = 64) -> np.ndarray:
 
 def _progress(iterable, **kw):
     from tqdm.auto import tqdm
-    return tqdm(iterable, disable=os.environ.get("TQDM_DISABLE", "0") not in ("", "0"), **kw)
+    return tqdm(iterable, disable=progress_disabled(), **kw)
 
 
 def _adamw(params, cfg: TrainConfig) -> torch.optim.AdamW:
