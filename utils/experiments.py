@@ -59,7 +59,8 @@ from ._env import progress_disabled
 from ._io import atomic_write_json
 from .baselines import CompositionConfig, CompositionMLP
 from .model import NORMALIZATION_EPS, ModelConfig, PeriodicNetwork, count_parameters, smooth_cutoff
-from .train import TrainConfig, average_num_neighbors, dos_metrics, predict, train, wasserstein_cm1
+from .spectra import dos_metrics, wasserstein_cm1
+from .train import TrainConfig, average_num_neighbors, predict, train
 
 __all__ = [
     "CLAIMS", "MODELS", "BUDGETS", "ELEMENT_FAMILIES", "ROTATION_TOL", "DEFAULT_DIR", "ClaimsError", "Budget",
@@ -880,7 +881,7 @@ def run_claims(dataset=None, budget: str | Budget = "tiny", out: str | Path | No
         dict: ``format_version``, ``experiment`` (dataset, budget), ``claims``, ``models``, ``groups``
         (hold-out groups), ``sets`` (ids and targets of valid/test/alloys), ``runs`` (key → model, data, seed,
         config, n_params, n_train, epochs_run, best_epoch, valid_mse, history, ``evaluation`` per set:
-        metrics of :func:`utils.train.dos_metrics`, per-material MSE and W₁, predictions for ``all`` runs;
+        metrics of :func:`utils.spectra.dos_metrics`, per-material MSE and W₁, predictions for ``all`` runs;
         ``rotation_spread``; ``timings``), ``measurements`` (``cost``), ``summaries`` (:func:`summarize`).
     """
     from .data import DataError, load_alloys, load_dataset

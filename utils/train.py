@@ -43,6 +43,7 @@ from ._env import progress_disabled
 from ._io import atomic_write_bytes, atomic_write_json
 from .graphs import structure_to_graph
 from .model import ModelConfig, PeriodicNetwork
+from .spectra import dos_metrics, wasserstein_cm1  # noqa: F401  (re-exported: utils.train.dos_metrics)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "default"
@@ -112,40 +113,8 @@ def average_num_neighbors(graphs) -> float:
     return float(average_neighbors(graphs))
 
 
-# -------------------------------------------------------------------------------------------------- metrics
-
-
-def wasserstein_cm1(freq_cm1: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Earth mover's distance W₁ = ∫ |CDF_a − CDF_b| dω (cm⁻¹) between DoS rows, each normalized to unit area.
-
-    a, b: (n, n_grid) or (n_grid,) non-negative; returns (n,) or a scalar.
-    """
-    a, b = np.atleast_2d(a).astype(float), np.atleast_2d(b).astype(float)
-    dw = np.diff(freq_cm1)
-    def cdf(x):
-        x = np.clip(x, 0, None)
-        inc = 0.5 * (x[:, 1:] + x[:, :-1]) * dw       # trapezoid pieces
-        c = np.concatenate([np.zeros((len(x), 1)), np.cumsum(inc, axis=1)], axis=1)
-        return c / np.maximum(c[:, -1:], 1e-12)
-    diff = np.abs(cdf(a) - cdf(b))
-    w = np.sum(0.5 * (diff[:, 1:] + diff[:, :-1]) * dw, axis=1)
-    return w if w.size > 1 else float(w[0])
-
-
-def dos_metrics(freq_cm1: np.ndarray, target: np.ndarray, prediction: np.ndarray, temperature_K: float = 300.0) -> dict:
-    """MSE, MAE, R² (over all grid points), mean Wasserstein distance (cm⁻¹) and mean |ΔC_V(T)|/C_V (%)."""
-    from .thermo import heat_capacity
-
-    target, prediction = np.asarray(target, float), np.asarray(prediction, float)
-    err = prediction - target
-    ss_res = float(np.sum(err ** 2))
-    ss_tot = float(np.sum((target - target.mean()) ** 2))
-    cv_t = np.array([heat_capacity(freq_cm1, t, temperature_K) for t in target]).ravel()
-    cv_p = np.array([heat_capacity(freq_cm1, p, temperature_K) for p in prediction]).ravel()
-    return dict(mse=float(np.mean(err ** 2)), mae=float(np.mean(np.abs(err))), r2=1.0 - ss_res / ss_tot,
-                wasserstein_cm1=float(np.mean(wasserstein_cm1(freq_cm1, target, prediction))),
-                cv300_rel_error_pct=float(np.mean(np.abs(cv_p - cv_t) / np.maximum(cv_t, 1e-12)) * 100),
-                n=int(len(target)))
+# ------------------------------------------------------------------------------------------------ prediction
+# (the metrics, wasserstein_cm1 and dos_metrics, are defined in utils.spectra and re-exported above)
 
 
 @torch.no_grad()
