@@ -90,7 +90,7 @@ def test_runner_end_to_end_with_emt(tmp_path):
                   [[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0]]).get_primitive_structure())
              for el, a in [("Al", 4.05), ("Cu", 3.61), ("Fe", 3.6)]]   # EMT has no Fe → logged failure
     script = (
-        "import sys, argparse; from pathlib import Path; import utils.datagen.runner as r\n"
+        "import sys, argparse; from pathlib import Path; import utils.datagen.cli as r\n"
         "import utils.datagen.prototypes as p; from pymatgen.core import Structure; import json\n"
         f"tasks = json.loads({json.dumps(json.dumps([dict(t, structure=t['structure'].as_dict()) for t in tasks]))})\n"
         "p.alloy_references = lambda: [dict(t, structure=Structure.from_dict(t['structure'])) for t in tasks]\n"

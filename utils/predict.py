@@ -188,7 +188,7 @@ def load_model(checkpoint: str | Path | None = None):
     unreadable JSON, missing keys, weights that do not load) raises :class:`utils.train.CheckpointError`
     naming the folder.
     """
-    from .train import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint
+    from .checkpoint import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint
 
     directory = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
     try:
@@ -776,7 +776,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from .graphs import GraphError
-    from .train import CheckpointError
+    from .checkpoint import CheckpointError
 
     try:
         model, meta = load_model(args.checkpoint)
