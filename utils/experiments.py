@@ -334,7 +334,7 @@ def choose_holdout_groups(element_sets: Sequence[Iterable[str]], split_codes: Se
         ...  choose_holdout_groups(sets, [0, 0, 2, 0, 1, 0, 2, 1], n_groups=1, min_materials=2)]
         [('heavy_p_block', ['Sb', 'Bi'], [1, 2])]
     """
-    from .data import _Z
+    from ase.data import atomic_numbers   # symbol → Z
 
     families = ELEMENT_FAMILIES if families is None else families
     sets = [set(s) for s in element_sets]
@@ -350,7 +350,7 @@ def choose_holdout_groups(element_sets: Sequence[Iterable[str]], split_codes: Se
             counts[el] = counts.get(el, 0) + 1
     groups = []
     for name, (label, members) in families.items():
-        present = sorted((el for el in members.split() if el in counts), key=lambda el: (counts[el], _Z[el]))
+        present = sorted((el for el in members.split() if el in counts), key=lambda el: (counts[el], atomic_numbers[el]))
         chosen: list[str] = []
         held: set[int] = set()
         for el in present:
@@ -363,7 +363,7 @@ def choose_holdout_groups(element_sets: Sequence[Iterable[str]], split_codes: Se
             if len(held) >= target:
                 break
         if len(held) >= min_materials:
-            groups.append(dict(name=name, label=label, elements=sorted(chosen, key=_Z.get),
+            groups.append(dict(name=name, label=label, elements=sorted(chosen, key=atomic_numbers.get),
                                materials=sorted(held), n_materials=len(held)))
         if len(groups) == n_groups:
             break

@@ -275,9 +275,9 @@ def _geometry_message(d_min: float | None, volume: float, meta: dict | None) -> 
 
 def _edge_estimate(structure, r_max: float) -> tuple[float, float]:
     """(expected neighbour pairs within r_max = N · (N / V) · 4/3 π r_max³ for a uniform density, V / N in Å³)."""
-    from .graphs import _structure_arrays
+    from .graphs import structure_arrays
 
-    positions, cell, _ = _structure_arrays(structure)
+    positions, cell, _ = structure_arrays(structure)
     with np.errstate(all="ignore"):
         volume = abs(float(np.linalg.det(cell))) if np.isfinite(cell).all() else 0.0
     n = max(len(positions), 1)
