@@ -33,7 +33,8 @@ def test_unset_flag_gives_the_default(monkeypatch):
 
 
 def test_docstring_examples_hold(monkeypatch):
-    monkeypatch.delenv("PHONON_DOS_EXAMPLE", raising=False)
+    monkeypatch.setenv("PHONON_DOS_EXAMPLE", "")          # restored (removed) after the test
+    monkeypatch.delenv("PHONON_DOS_EXAMPLE_UNSET", raising=False)
     result = doctest.testmod(_env)
     assert result.attempted >= 3 and result.failed == 0
 
