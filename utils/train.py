@@ -1,4 +1,4 @@
-"""Training loop, evaluation metrics and checkpoints for the phonon-DoS network.
+"""Training loop of the phonon-DoS network (its metrics live in utils.spectra, its checkpoints in utils.checkpoint).
 
     python -m utils.train                                      # a new run folder runs/<date>-<time> (`make train`)
     python -m utils.train --data my.json --out my_run          # train on your own data (format: utils.data)
