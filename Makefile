@@ -13,7 +13,7 @@ export TQDM_DISABLE := 1
 export PYTHONWARNINGS := ignore
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv tutorial test test-fast lab train train-default bench book slides experiments labels data-summary clean
+.PHONY: help venv tutorial test test-fast test-unit notebooks lab train train-default bench book slides experiments labels data-summary clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -35,8 +35,15 @@ test: $(STAMP) ## pytest (unit, physics, data, CLI) + notebook checks in FAST mo
 	$(BIN)/python -m pytest -q tests
 	FAST=1 $(BIN)/python -m pytest -q -p no:cacheprovider --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks/
 
+test-fast: $(STAMP) ## the edit–test loop: `make test` without the tests marked slow (notebook checks unchanged)
+	$(BIN)/python -m pytest -q -m "not slow" tests
+	FAST=1 $(BIN)/python -m pytest -q -p no:cacheprovider --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg notebooks/
+
 test-unit: $(STAMP) ## pytest only, no notebooks
 	$(BIN)/python -m pytest -q tests
+
+notebooks: $(STAMP) ## rebuild notebooks/NN_*.ipynb from notebooks/src/NN_*.py (outputs of unchanged cells kept)
+	$(BIN)/python scripts/build_notebooks.py
 
 lab: $(STAMP) ## open JupyterLab on the notebooks
 	$(BIN)/jupyter lab notebooks/

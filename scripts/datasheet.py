@@ -209,7 +209,7 @@ def compute_reference(phonopy_repo: Path, out: Path = REFERENCE_JSON, names: lis
     from utils.datagen.label import FINE_GRID_CM1, LabelSettings, dos_from_phonopy, label_atoms
     from utils.datagen.runner import make_calculator
     from utils.thermo import heat_capacity
-    from utils.train import wasserstein_cm1
+    from utils.spectra import wasserstein_cm1
 
     gitdir = _resolve_gitdir(phonopy_repo)
     commit = _git(gitdir, "rev-parse", "HEAD").strip()
@@ -537,7 +537,7 @@ def convergence_table(path: Path | None = None) -> dict | None:
 
     from utils.datagen.label import FINE_GRID_CM1
     from utils.thermo import heat_capacity
-    from utils.train import wasserstein_cm1
+    from utils.spectra import wasserstein_cm1
     path = path or ROOT / "data" / "reference" / "label_convergence_raw.json.gz"
     if not path.exists():
         return None

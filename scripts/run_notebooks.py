@@ -9,7 +9,6 @@ Exit code 1 if any notebook failed.
 """
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -23,6 +22,8 @@ from nbclient.exceptions import CellExecutionError
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 from clean_notebooks import clean  # noqa: E402
+
+from utils import is_fast  # noqa: E402
 
 
 class PeakMemory:
@@ -82,7 +83,7 @@ def main(paths: list[str]) -> int:
               file=sys.stderr)
         return 2
     rows = []
-    mode = "FAST" if os.environ.get("FAST", "0") not in ("", "0") else "full"
+    mode = "FAST" if is_fast() else "full"   # the same reading of FAST as the kernels' utils.setup()
     print(f"executing {len(paths)} notebook(s) in {mode} mode")
     for p in paths:
         seconds, peak, status = run_one(Path(p))

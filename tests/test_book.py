@@ -516,6 +516,7 @@ def test_notebooks_store_no_error_outputs():
         assert not errors, f"{path.name} stores error outputs: {errors}"
 
 
+@pytest.mark.slow   # builds the whole book (Sphinx) and renders every page in Chromium: the longest test of the suite
 def test_book_pages_render_offline(book, server, browser):
     t0 = time.time()
     pages = book_pages(book)
@@ -555,6 +556,7 @@ def test_book_pages_render_offline(book, server, browser):
           f"content column {min(columns)}–{max(columns)} px at 1280 px); screenshots in {shots.relative_to(ROOT)}")
 
 
+@pytest.mark.slow   # builds every deck (nbconvert + reveal.js) and renders it in Chromium
 def test_slides_render_offline(server, browser):
     ensure_node_modules()
     run_script("build_slides.py")

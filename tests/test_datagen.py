@@ -69,6 +69,7 @@ def test_supercell_matrix_reaches_min_length():
     assert np.diag(sc).tolist() == [3, 2, 1]
 
 
+@pytest.mark.slow   # 86 s (pytest --durations, 2 busy cores): symmetry analysis of every prototype
 def test_prototypes_build_with_right_space_group():
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
     cands = raw_candidates()
@@ -82,6 +83,7 @@ def test_prototypes_build_with_right_space_group():
         assert min(s.distance_matrix[np.triu_indices(len(s), 1)], default=9) > 1.0, proto
 
 
+@pytest.mark.slow   # 11–15 s: a labelling run with 2 worker processes
 def test_runner_end_to_end_with_emt(tmp_path):
     """The real command: two workers, Al and Cu labelled, a failing element logged, rerun skips all."""
     from pymatgen.core import Lattice, Structure
@@ -90,7 +92,7 @@ def test_runner_end_to_end_with_emt(tmp_path):
                   [[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0]]).get_primitive_structure())
              for el, a in [("Al", 4.05), ("Cu", 3.61), ("Fe", 3.6)]]   # EMT has no Fe → logged failure
     script = (
-        "import sys, argparse; from pathlib import Path; import utils.datagen.runner as r\n"
+        "import sys, argparse; from pathlib import Path; import utils.datagen.cli as r\n"
         "import utils.datagen.prototypes as p; from pymatgen.core import Structure; import json\n"
         f"tasks = json.loads({json.dumps(json.dumps([dict(t, structure=t['structure'].as_dict()) for t in tasks]))})\n"
         "p.alloy_references = lambda: [dict(t, structure=Structure.from_dict(t['structure'])) for t in tasks]\n"
@@ -129,6 +131,7 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
 
 
+@pytest.mark.slow   # 12–14 s: labels pre-built tasks in a subprocess
 def test_prebuilt_tasks_label_without_pymatgen(tmp_path):
     """`export-tasks` output (plain lists) labels through `label --tasks` with pymatgen unimportable."""
     from pymatgen.core import Lattice, Structure

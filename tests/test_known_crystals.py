@@ -102,6 +102,7 @@ def test_hull_energies_and_ground_states():
     assert "X" not in hull_energies([_rec("X", [8])], {"X": -1.0}, refs)   # no reference for O: left out
 
 
+@pytest.mark.slow   # 118 s (pytest --durations, 2 busy cores): builds every known crystal
 def test_benchmark_selection_meets_quotas_and_names():
     rows = read_table()
     cands = []

@@ -174,6 +174,37 @@ def test_notebooks_match_their_sources():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_generated_notebook_names_its_source(path):
+    header = nbformat.read(path, as_version=4).cells[0].source
+    assert f"edit `notebooks/src/{path.stem}.py`, not this file" in header
+
+
+def test_template_is_the_documented_skeleton_and_runs():
+    """notebooks/src/_template.py: never built into a notebook, holds the skeleton of docs/NOTEBOOKS.md, and its
+    example body runs with its numeric check passing."""
+    import jupytext
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    path = ROOT / "notebooks" / "src" / "_template.py"
+    assert "_template" not in {stem for stem, _ in build_notebooks.SERIES}
+    assert not (ROOT / "notebooks" / "_template.ipynb").exists()
+    nb = jupytext.read(path, fmt="py:percent")
+    text = "\n".join(c.source for c in nb.cells)
+    for part in ("**What you will learn**", "**Time**", "utils.setup(seed=", 'info["fast"]', "## Summary",
+                 "## Exercises", "<details><summary>Solution</summary>", "assert "):
+        assert part in text, f"the template lacks {part!r}"
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    namespace = {}
+    with matplotlib.rc_context():   # utils.setup applies the plot style: keep it out of the other tests
+        for source in code:
+            exec(compile("\n".join(l for l in source.splitlines() if not l.startswith("%")), str(path), "exec"),
+                 namespace)
+        plt.close("all")
+    assert namespace["worst"] < 1e-3
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_badges_point_at_existing_notebook(path):
     nb = nbformat.read(path, as_version=4)
     header = nb.cells[0].source

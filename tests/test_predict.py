@@ -205,6 +205,7 @@ def test_virtual_crystal_interpolates_and_mixes():
 
 
 # --------------------------------------------------------------------------------------------- the CLI
+@pytest.mark.slow   # 13–20 s: the CLI in a subprocess, with a figure
 def test_cli_summary_json_and_plot(tiny_checkpoint, tmp_path):
     png = tmp_path / "dos.png"
     proc = run_cli(NACL, SI, MIXED, "--checkpoint", tiny_checkpoint, "--json", "--plot", png)

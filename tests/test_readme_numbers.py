@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
-SOURCES = {p.name: p.read_text() for p in sorted((ROOT / "notebooks" / "src").glob("*.py"))}
+SOURCES = {p.name: p.read_text() for p in sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))}   # not _template.py
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,9 @@
 """Shared code of the phonon-DoS-with-e3nn notebook series.
 
-Modules (data flows one way): ``data`` → ``graphs`` → ``model`` → ``train``; ``thermo`` and ``plot`` are
-leaves. Importing ``utils`` has no side effects: no rcParams changes, no prints, no downloads.
+Modules import one way, in layers (docs/DESIGN.md draws the graph, tests/test_import_graph.py checks it):
+``_env``/``_io`` → ``thermo`` → ``spectra`` (grids, units, metrics) → ``graphs``/``model``/``plot`` → ``datagen`` →
+``checkpoint``/``data`` → ``train``/``predict`` → ``baselines``/``experiments``. Importing ``utils`` has no side
+effects: no rcParams changes, no prints, no downloads.
 
 Example:
     >>> import utils
@@ -13,19 +15,7 @@ __version__ = "0.1.0"
 __all__ = ["setup", "is_fast", "wants_training", "__version__"]
 
 
-def _flag(name: str) -> bool:
-    import os
-    return os.environ.get(name, "0").strip().lower() not in ("", "0", "false", "no")
-
-
-def is_fast() -> bool:
-    """True when the environment asks for the short path (``FAST=1``: CI, instructors in a hurry)."""
-    return _flag("FAST")
-
-
-def wants_training() -> bool:
-    """True when ``TRAIN=1``: notebooks retrain instead of loading the shipped checkpoint."""
-    return _flag("TRAIN")
+from ._env import is_fast, wants_training   # the environment switches (FAST, TRAIN, TQDM_DISABLE): utils/_env.py
 
 
 def _inline_figures() -> None:

@@ -2,7 +2,7 @@
 
 Four methods, evaluated on the dataset's own train/valid/test split with the same training budget
 (one :class:`utils.train.TrainConfig`: epochs, batch size, AdamW learning rate and weight decay,
-exponential decay) and the same test metrics (:func:`utils.train.dos_metrics`):
+exponential decay) and the same test metrics (:func:`utils.spectra.dos_metrics`):
 
 ==================  ==========================================================================================
 ``mean_dos``        the mean training DoS, max-normalized, predicted for every material (no inputs at all;
@@ -40,8 +40,8 @@ from torch import nn
 
 from ._io import atomic_write_json
 from .model import NORMALIZATION_EPS, ModelConfig, PeriodicNetwork, count_parameters
-from .train import (TrainConfig, average_num_neighbors, dos_metrics, graphs_from_dataset, predict,
-                    train)
+from .spectra import dos_metrics
+from .train import TrainConfig, average_num_neighbors, graphs_from_dataset, predict, train
 
 __all__ = [
     "METHODS", "METRICS", "DEFAULT_OUT", "BaselineError", "CompositionConfig", "CompositionMLP",
@@ -57,7 +57,7 @@ METHODS = {  # key → label, in order from the simplest to the full model
     "e3nn_lmax0": "e3nn, l_max = 0",
     "e3nn": "e3nn (default, l_max = 1)",
 }
-METRICS = {  # key of utils.train.dos_metrics → (label, unit)
+METRICS = {  # key of utils.spectra.dos_metrics → (label, unit)
     "mse": ("MSE", ""),
     "mae": ("MAE", ""),
     "r2": ("R²", ""),
@@ -261,7 +261,7 @@ def run_baselines(dataset=None, seeds: Sequence[int] = (0, 1, 2), train_config: 
     Returns:
         dict with ``format_version``, ``experiment`` (dataset version/sha256/split sizes, training budget,
         model configs), ``seeds``, ``methods`` (labels), ``runs`` (``"<method>/seed<s>"`` → method, seed,
-        ``test`` metrics of :func:`utils.train.dos_metrics`, ``valid_mse``, ``epochs_run``, ``best_epoch``,
+        ``test`` metrics of :func:`utils.spectra.dos_metrics`, ``valid_mse``, ``epochs_run``, ``best_epoch``,
         ``n_params``, ``wall_s``) and ``summary`` (:func:`summarize`).
     """
     from .data import load_dataset

@@ -64,7 +64,9 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ._env import progress_disabled
 from ._io import atomic_write_bytes, atomic_write_json
+from .spectra import FINE_FREQ_CM1, FREQ_CM1
 
 __all__ = [
     "load_dataset", "load_alloys", "load_original", "download_original", "parse_original_csv", "pack",
@@ -85,9 +87,7 @@ ORIGINAL_URL = "https://raw.githubusercontent.com/ninarina12/phononDoS_tutorial/
 ORIGINAL_GIT_BLOB_SHA1 = "a20428522cf81f93207db1dcdb1de22e5b1b4cd6"
 ORIGINAL_COLUMNS = ("mp_id", "structure", "phfreq", "phdos", "pdos")
 
-FREQ_CM1 = np.linspace(0.0, 1000.0, 51)           # coarse target grid (cm⁻¹), max-normalized DoS
-FINE_FREQ_CM1 = np.arange(1001) * 2.0             # fine grid 0..2000 cm⁻¹ step 2, DoS integrates to 3N
-FREQ_CM1.flags.writeable = FINE_FREQ_CM1.flags.writeable = False
+# FREQ_CM1 (coarse target grid, 51 points 0–1000 cm⁻¹) and FINE_FREQ_CM1 (1001 points 0–2000 cm⁻¹): utils.spectra
 SPLIT_NAMES = ("train", "valid", "test", "benchmark")   # benchmark: known crystals, from v2 on (code 3)
 SPLIT_FRACTIONS = (0.78, 0.09, 0.13)              # the original tutorial's 1192/137/192 of 1521
 MIN_MATERIALS_PER_ELEMENT = 5   # every element of a packed version occurs in at least this many materials
@@ -178,10 +178,6 @@ def _check_git_blob(path: Path, expected: str | None, what: str) -> None:
 def _now_iso() -> str:
     import datetime as dt
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-
-
-def _tqdm_disabled() -> bool:
-    return os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def _version_key(version: str) -> tuple:
@@ -1276,7 +1272,7 @@ def _fetch(url: str, part: Path, timeout: float, _retry: bool = True) -> None:
         total = (have + length) if length is not None else None
         got = 0
         bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
-                   desc=f"downloading {part.name[:-5]}", disable=_tqdm_disabled(), leave=False)
+                   desc=f"downloading {part.name[:-5]}", disable=progress_disabled(), leave=False)
         try:
             with open(part, "ab" if resumed else "wb") as fh:
                 while True:

@@ -55,10 +55,12 @@ import torch
 from torch import nn
 from torch_geometric.utils import scatter
 
-from .baselines import CompositionConfig, CompositionMLP
+from ._env import progress_disabled
 from ._io import atomic_write_json
+from .baselines import CompositionConfig, CompositionMLP
 from .model import NORMALIZATION_EPS, ModelConfig, PeriodicNetwork, count_parameters, smooth_cutoff
-from .train import TrainConfig, average_num_neighbors, dos_metrics, predict, train, wasserstein_cm1
+from .spectra import dos_metrics, wasserstein_cm1
+from .train import TrainConfig, average_num_neighbors, predict, train
 
 __all__ = [
     "CLAIMS", "MODELS", "BUDGETS", "ELEMENT_FAMILIES", "ROTATION_TOL", "DEFAULT_DIR", "ClaimsError", "Budget",
@@ -332,7 +334,7 @@ def choose_holdout_groups(element_sets: Sequence[Iterable[str]], split_codes: Se
         ...  choose_holdout_groups(sets, [0, 0, 2, 0, 1, 0, 2, 1], n_groups=1, min_materials=2)]
         [('heavy_p_block', ['Sb', 'Bi'], [1, 2])]
     """
-    from .data import _Z
+    from ase.data import atomic_numbers   # symbol → Z
 
     families = ELEMENT_FAMILIES if families is None else families
     sets = [set(s) for s in element_sets]
@@ -348,7 +350,7 @@ def choose_holdout_groups(element_sets: Sequence[Iterable[str]], split_codes: Se
             counts[el] = counts.get(el, 0) + 1
     groups = []
     for name, (label, members) in families.items():
-        present = sorted((el for el in members.split() if el in counts), key=lambda el: (counts[el], _Z[el]))
+        present = sorted((el for el in members.split() if el in counts), key=lambda el: (counts[el], atomic_numbers[el]))
         chosen: list[str] = []
         held: set[int] = set()
         for el in present:
@@ -361,7 +363,7 @@ def choose_holdout_groups(element_sets: Sequence[Iterable[str]], split_codes: Se
             if len(held) >= target:
                 break
         if len(held) >= min_materials:
-            groups.append(dict(name=name, label=label, elements=sorted(chosen, key=_Z.get),
+            groups.append(dict(name=name, label=label, elements=sorted(chosen, key=atomic_numbers.get),
                                materials=sorted(held), n_materials=len(held)))
         if len(groups) == n_groups:
             break
@@ -879,7 +881,7 @@ def run_claims(dataset=None, budget: str | Budget = "tiny", out: str | Path | No
         dict: ``format_version``, ``experiment`` (dataset, budget), ``claims``, ``models``, ``groups``
         (hold-out groups), ``sets`` (ids and targets of valid/test/alloys), ``runs`` (key → model, data, seed,
         config, n_params, n_train, epochs_run, best_epoch, valid_mse, history, ``evaluation`` per set:
-        metrics of :func:`utils.train.dos_metrics`, per-material MSE and W₁, predictions for ``all`` runs;
+        metrics of :func:`utils.spectra.dos_metrics`, per-material MSE and W₁, predictions for ``all`` runs;
         ``rotation_spread``; ``timings``), ``measurements`` (``cost``), ``summaries`` (:func:`summarize`).
     """
     from .data import DataError, load_alloys, load_dataset
@@ -922,7 +924,7 @@ def run_claims(dataset=None, budget: str | Budget = "tiny", out: str | Path | No
     todo = list(dict.fromkeys(spec for specs in plan.values() for spec in specs if spec.key not in results["runs"]))
     from tqdm.auto import tqdm
 
-    disabled = not progress or os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no")
+    disabled = not progress or progress_disabled()
     bar = tqdm(total=len(todo), desc="claims runs", unit="run", disable=disabled)
     say = (lambda s: tqdm.write(s)) if not disabled else log
     t_start = time.perf_counter()

@@ -51,6 +51,7 @@ __all__ = [
     "occupancy_onehot",
     "periodic_edges",
     "structure_to_graph",
+    "structure_arrays",
     "average_neighbors",
 ]
 
@@ -296,7 +297,7 @@ def periodic_edges(
 # --------------------------------------------------------------------------------------------
 # structure -> graph
 # --------------------------------------------------------------------------------------------
-def _structure_arrays(structure) -> tuple[np.ndarray, np.ndarray, list[dict[Any, float]]]:
+def structure_arrays(structure) -> tuple[np.ndarray, np.ndarray, list[dict[Any, float]]]:
     """Positions (Å), cell (Å, rows) and per-site occupancies of a pymatgen Structure or ase Atoms."""
     if isinstance(structure, ase.Atoms):
         if not np.all(structure.pbc):
@@ -366,7 +367,7 @@ def structure_to_graph(
         >>> g.x.shape, g.lattice.shape, g.material_id
         (torch.Size([4, 118]), torch.Size([1, 3, 3]), 'ZnO')
     """
-    positions, cell, raw_sites = _structure_arrays(structure)
+    positions, cell, raw_sites = structure_arrays(structure)
     if not raw_sites:
         raise GraphError("the structure has no atoms; a crystal graph needs at least one site.")
     sites = _site_occupancies(raw_sites)  # validates elements and occupancy sums

@@ -1,4 +1,5 @@
-"""Figures shared by the notebooks. A leaf module: imports nothing else from ``utils``.
+"""Figures shared by the notebooks. A leaf module: imports nothing else from ``utils`` but the environment switches
+(``utils._env``, standard library only).
 
 Nothing here changes matplotlib's global state except ``set_style()``, which the notebooks call explicitly
 (through ``utils.setup()``).
@@ -13,6 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
+from ._env import is_fast
 
 PALETTE = {"target": "#1f1f1f", "prediction": "#d1495b", "reference": "#00798c", "fill": "#edae49",
            "train": "#00798c", "valid": "#d1495b", "test": "#66a182"}
@@ -149,7 +152,6 @@ def save_figure(fig, name: str, folder: str | Path | None = None) -> Path:
     In FAST mode (``FAST=1``: CI, ``make test``) a figure without an explicit `folder` goes to a temporary
     folder instead: the committed figures/ are the full-mode outputs, and a test run must not rewrite them.
     """
-    from . import is_fast
     if folder is None and is_fast():
         import tempfile
         folder = Path(tempfile.gettempdir()) / "phonon_dos_e3nn_fast_figures"

@@ -47,6 +47,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .spectra import COARSE_SIGMA_CM1, FINE_FREQ_CM1, FINE_SIGMA_CM1, FREQ_CM1, mean_frequency, wasserstein_cm1
+
 __all__ = [
     "PredictError", "read_structure", "read_structures", "load_model", "predict_structures", "element_partial_dos",
     "coarse_from_fine", "label_partial_dos", "composition_baseline", "weight_fractions", "mean_frequency",
@@ -54,8 +56,8 @@ __all__ = [
     "SIGMA_FINE_CM1", "SIGMA_COARSE_CM1", "DEFAULT_MAX_ATOMS", "DEFAULT_MAX_EDGES", "geometry_warning",
 ]
 
-SIGMA_FINE_CM1 = 5.0     # Gaussian broadening of the dataset's fine DoS / per-element DoS (utils/datagen/label.py)
-SIGMA_COARSE_CM1 = 20.0  # Gaussian broadening of the 51-point target
+SIGMA_FINE_CM1 = FINE_SIGMA_CM1      # Gaussian broadening of the dataset's fine DoS / per-element DoS (5 cm⁻¹)
+SIGMA_COARSE_CM1 = COARSE_SIGMA_CM1  # Gaussian broadening of the 51-point target (20 cm⁻¹)
 DEFAULT_MAX_ATOMS = 200  # CLI: larger cells are refused (memory and time grow with the number of edges)
 FULL_OCCUPANCY = 1 - 1e-6  # occupancies below this count as partial ("N-hot" site)
 # Edges (ordered neighbour pairs within r_max) per structure: memory of a forward pass grows with them. The
@@ -186,7 +188,7 @@ def load_model(checkpoint: str | Path | None = None):
     unreadable JSON, missing keys, weights that do not load) raises :class:`utils.train.CheckpointError`
     naming the folder.
     """
-    from .train import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint
+    from .checkpoint import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint
 
     directory = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
     try:
@@ -237,7 +239,6 @@ def element_partial_dos(per_atom: np.ndarray, occupancy: np.ndarray) -> dict[str
 def _model_grid(model, meta: dict | None) -> np.ndarray:
     if meta and meta.get("freq_cm1") is not None:
         return np.asarray(meta["freq_cm1"], float)
-    from .data import FREQ_CM1
     out_dim = model.config.out_dim
     if out_dim != len(FREQ_CM1):
         raise ValueError(f"the model predicts {out_dim} points but its metadata has no freq_cm1 grid; "
@@ -274,9 +275,9 @@ def _geometry_message(d_min: float | None, volume: float, meta: dict | None) -> 
 
 def _edge_estimate(structure, r_max: float) -> tuple[float, float]:
     """(expected neighbour pairs within r_max = N · (N / V) · 4/3 π r_max³ for a uniform density, V / N in Å³)."""
-    from .graphs import _structure_arrays
+    from .graphs import structure_arrays
 
-    positions, cell, _ = _structure_arrays(structure)
+    positions, cell, _ = structure_arrays(structure)
     with np.errstate(all="ignore"):
         volume = abs(float(np.linalg.det(cell))) if np.isfinite(cell).all() else 0.0
     n = max(len(positions), 1)
@@ -417,17 +418,7 @@ def _result(freq, dos, per_atom, occ, train_elements, temperature_K, heat_capaci
 
 
 # ------------------------------------------------------------------------------------- DoS descriptors
-def mean_frequency(freq_cm1, dos) -> float:
-    """First moment ⟨ω⟩ = ∫ω g dω / ∫g dω (cm⁻¹) of a DoS of any normalization.
-
-    Example::
-
-        >>> round(mean_frequency([0, 100, 200], [0, 1, 0]), 6)
-        100.0
-    """
-    f, g = np.asarray(freq_cm1, float), np.clip(np.asarray(dos, float), 0, None)
-    area = np.trapezoid(g, f)
-    return float(np.trapezoid(f * g, f) / area) if area > 0 else float("nan")
+# mean_frequency: utils.spectra (re-exported here)
 
 
 def peak_positions(freq_cm1, dos, prominence: float = 0.1, max_peaks: int = 4) -> list[float]:
@@ -486,7 +477,6 @@ def coarse_from_fine(fine_freq_cm1, fine_dos, freq_cm1=None, sigma_fine_cm1: flo
         (500, 1.0)
     """
     if freq_cm1 is None:
-        from .data import FREQ_CM1
         freq_cm1 = FREQ_CM1
     ff = np.asarray(fine_freq_cm1, float)               # (M,)
     fc = np.asarray(freq_cm1, float)                    # (G,)
@@ -516,8 +506,6 @@ def label_partial_dos(material, freq_cm1=None) -> tuple[np.ndarray, dict[str, np
     if material.fine_dos is None or not material.pdos:
         raise ValueError(f"{material.id}: no fine DoS / per-element DoS (load_dataset() has them; "
                          "the original tutorial's data does not)")
-    from .data import FINE_FREQ_CM1
-
     elements = list(material.pdos)
     coarse = coarse_from_fine(FINE_FREQ_CM1, np.stack([material.pdos[e] for e in elements]), freq_cm1)  # (E, G)
     total = coarse.sum(axis=0)
@@ -559,7 +547,6 @@ def partial_dos_scores(freq_cm1, predicted: dict[str, np.ndarray], labelled: dic
     φ_E = g_E / g the element's share at each frequency — the fraction of the (labelled) modes attributed
     to the wrong element (0 = perfect, 1 = all wrong).
     """
-    from .train import wasserstein_cm1
 
     f = np.asarray(freq_cm1, float)
     elements = list(labelled)
@@ -789,7 +776,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from .graphs import GraphError
-    from .train import CheckpointError
+    from .checkpoint import CheckpointError
 
     try:
         model, meta = load_model(args.checkpoint)

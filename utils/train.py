@@ -1,4 +1,4 @@
-"""Training loop, evaluation metrics and checkpoints for the phonon-DoS network.
+"""Training loop of the phonon-DoS network (its metrics live in utils.spectra, its checkpoints in utils.checkpoint).
 
     python -m utils.train                                      # a new run folder runs/<date>-<time> (`make train`)
     python -m utils.train --data my.json --out my_run          # train on your own data (format: utils.data)
@@ -12,10 +12,8 @@ refused, and ``--force`` is needed to replace a finished checkpoint (``checkpoin
 Mini-batches through torch-geometric's ``DataLoader``, float32, AdamW with exponential learning-rate decay,
 the best-validation weights kept, resumable (``--resume``), tqdm progress (silenced by ``TQDM_DISABLE=1``).
 
-A checkpoint is a folder with ``model.pt`` (a ``state_dict``, loaded with ``weights_only=True``) and
-``model.json`` (model and training configs, the node-feature encoding, library versions, dataset version and
-sha256, the weights' sha256, history and test metrics, and ``meta_sha256``: the sha256 of the rest of the
-JSON in canonical form, so an edited ``model.json`` is refused). Loading checks all of them and names any mismatch.
+Checkpoints (``save_checkpoint``, ``load_checkpoint``) are written and read by ``utils.checkpoint`` and re-exported
+here.
 
 Example:
     >>> model, meta = load_checkpoint("checkpoints/default")          # doctest: +SKIP
@@ -24,37 +22,28 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import io
 import json
 import math
 import os
 import sys
 import time
 import warnings
-from importlib.metadata import version as _pkg_version
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import distributed as _dist
-from ._io import atomic_write_bytes, atomic_write_json
+from ._env import progress_disabled
+from .checkpoint import (DEFAULT_CHECKPOINT, ENCODING, FORMAT_VERSION, CheckpointError,  # noqa: F401  (re-exported:
+                         atomic_torch_save, load_checkpoint, meta_sha256, save_checkpoint)  # utils.train.load_checkpoint)
 from .graphs import structure_to_graph
 from .model import ModelConfig, PeriodicNetwork
+from .spectra import dos_metrics, wasserstein_cm1  # noqa: F401  (re-exported: utils.train.dos_metrics)
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "default"
 RUNS_DIR = ROOT / "runs"          # default output of a training run: a new folder per run (git-ignored)
 LOCK_NAME = ".lock"               # present while a training run owns its output folder
-FORMAT_VERSION = 1
-# The node-feature encoding a checkpoint was trained with; a different one makes predictions meaningless.
-ENCODING = {"x": "mass_weighted_onehot", "node_attr": "occupancy_onehot", "n_elements": 118, "index": "Z-1",
-            "masses": "ase.data.atomic_masses"}
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, corrupt, or does not match the code or data it is used with."""
 
 
 class TrainingError(ValueError):
@@ -111,40 +100,8 @@ def average_num_neighbors(graphs) -> float:
     return float(average_neighbors(graphs))
 
 
-# -------------------------------------------------------------------------------------------------- metrics
-
-
-def wasserstein_cm1(freq_cm1: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Earth mover's distance W₁ = ∫ |CDF_a − CDF_b| dω (cm⁻¹) between DoS rows, each normalized to unit area.
-
-    a, b: (n, n_grid) or (n_grid,) non-negative; returns (n,) or a scalar.
-    """
-    a, b = np.atleast_2d(a).astype(float), np.atleast_2d(b).astype(float)
-    dw = np.diff(freq_cm1)
-    def cdf(x):
-        x = np.clip(x, 0, None)
-        inc = 0.5 * (x[:, 1:] + x[:, :-1]) * dw       # trapezoid pieces
-        c = np.concatenate([np.zeros((len(x), 1)), np.cumsum(inc, axis=1)], axis=1)
-        return c / np.maximum(c[:, -1:], 1e-12)
-    diff = np.abs(cdf(a) - cdf(b))
-    w = np.sum(0.5 * (diff[:, 1:] + diff[:, :-1]) * dw, axis=1)
-    return w if w.size > 1 else float(w[0])
-
-
-def dos_metrics(freq_cm1: np.ndarray, target: np.ndarray, prediction: np.ndarray, temperature_K: float = 300.0) -> dict:
-    """MSE, MAE, R² (over all grid points), mean Wasserstein distance (cm⁻¹) and mean |ΔC_V(T)|/C_V (%)."""
-    from .thermo import heat_capacity
-
-    target, prediction = np.asarray(target, float), np.asarray(prediction, float)
-    err = prediction - target
-    ss_res = float(np.sum(err ** 2))
-    ss_tot = float(np.sum((target - target.mean()) ** 2))
-    cv_t = np.array([heat_capacity(freq_cm1, t, temperature_K) for t in target]).ravel()
-    cv_p = np.array([heat_capacity(freq_cm1, p, temperature_K) for p in prediction]).ravel()
-    return dict(mse=float(np.mean(err ** 2)), mae=float(np.mean(np.abs(err))), r2=1.0 - ss_res / ss_tot,
-                wasserstein_cm1=float(np.mean(wasserstein_cm1(freq_cm1, target, prediction))),
-                cv300_rel_error_pct=float(np.mean(np.abs(cv_p - cv_t) / np.maximum(cv_t, 1e-12)) * 100),
-                n=int(len(target)))
+# ------------------------------------------------------------------------------------------------ prediction
+# (the metrics, wasserstein_cm1 and dos_metrics, are defined in utils.spectra and re-exported above)
 
 
 @torch.no_grad()
@@ -162,7 +119,7 @@ def predict(model, graphs, batch_size: int = 64) -> np.ndarray:
 
 def _progress(iterable, **kw):
     from tqdm.auto import tqdm
-    return tqdm(iterable, disable=os.environ.get("TQDM_DISABLE", "0") not in ("", "0"), **kw)
+    return tqdm(iterable, disable=progress_disabled(), **kw)
 
 
 def _adamw(params, cfg: TrainConfig) -> torch.optim.AdamW:
@@ -261,7 +218,7 @@ def train(model, train_graphs, valid_graphs, cfg: TrainConfig, checkpoint_dir: s
             if checkpoint_dir and ctx.is_writer:
                 save_checkpoint(checkpoint_dir, model, history=history, train_config=cfg, extra=extra_meta)
         if state_path is not None and ctx.is_writer:
-            _atomic_torch_save(dict(model=model.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
+            atomic_torch_save(dict(model=model.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                                     generator=gen.get_state(), history=history, best=best, epoch=epoch,
                                     dataset_sha256=data_sha), state_path)
         bar.set_postfix(train=f"{history['train_loss'][-1]:.4f}", valid=f"{valid_loss:.4f}")
@@ -298,116 +255,6 @@ def _mean_loss(model, loader) -> float:
         total += torch.nn.functional.mse_loss(model(batch), batch.y, reduction="sum").item() / batch.y.shape[1]
         count += batch.num_graphs
     return total / max(count, 1)
-
-
-# ---------------------------------------------------------------------------------------------- checkpoints
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _atomic_torch_save(obj, path: Path) -> None:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def meta_sha256(meta: dict) -> str:
-    """sha256 of a checkpoint description in canonical JSON (sorted keys, no spaces), ``meta_sha256`` left out.
-
-    Example:
-        >>> meta_sha256({"b": 1, "a": [0.5]}) == meta_sha256({"a": [0.5], "b": 1, "meta_sha256": "x"})
-        True
-    """
-    body = {k: v for k, v in meta.items() if k != "meta_sha256"}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
-
-
-def save_checkpoint(directory, model, history: dict | None = None, train_config: TrainConfig | None = None,
-                    extra: dict | None = None, metrics: dict | None = None) -> Path:
-    """Write ``model.pt`` (state_dict) and ``model.json`` (configs, encoding, versions, hashes) atomically.
-
-    ``model.json`` describes exactly these weights: it is written afresh from the arguments (nothing of an
-    earlier ``model.json`` in the folder is kept, so no stale metrics), and ends with ``meta_sha256``
-    (:func:`meta_sha256`), which :func:`load_checkpoint` checks.
-    """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    weights = directory / "model.pt"
-    _atomic_torch_save(model.state_dict(), weights)
-    meta_path = directory / "model.json"
-    meta = dict(format_version=FORMAT_VERSION, model_config=model.config.to_dict(), encoding=ENCODING,
-                versions={p: _pkg_version(p) for p in ("torch", "e3nn", "torch_geometric", "numpy")},
-                weights_sha256=_sha256(weights))
-    if train_config is not None:
-        meta["train_config"] = train_config.to_dict()
-    if history is not None:
-        meta["history"] = history
-    if extra:
-        meta.update(extra)
-    if metrics is not None:
-        meta["metrics"] = metrics
-    meta["meta_sha256"] = meta_sha256(meta)
-    atomic_write_json(meta, meta_path, sort_keys=True)
-    return directory
-
-
-def load_checkpoint(directory=DEFAULT_CHECKPOINT, dataset=None, map_location="cpu"):
-    """Load a checkpoint folder → (model in eval mode, metadata dict).
-
-    Checks the description's own sha256 (``meta_sha256``: an edited ``model.json`` is refused; a checkpoint
-    written before it existed loads with a ``UserWarning``), the weights' sha256, the node-feature encoding,
-    and — when `dataset` is given — that the dataset version and sha256 match those the model was trained on.
-    Raises ``CheckpointError`` naming the mismatch and what to do.
-    """
-    directory = Path(directory)
-    weights, meta_path = directory / "model.pt", directory / "model.json"
-    if not weights.exists() or not meta_path.exists():
-        raise CheckpointError(f"no checkpoint in {directory}: expected model.pt and model.json there. "
-                              "Run `make train` (or `python -m utils.train --out DIR`) to create one.")
-    try:
-        meta = json.loads(meta_path.read_text())
-        if not isinstance(meta, dict) or "model_config" not in meta:
-            raise ValueError("no model_config")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{meta_path} is not a readable checkpoint description ({exc}); restore it with "
-                              "`git checkout -- checkpoints` or retrain with `make train`.") from None
-    if "meta_sha256" not in meta:
-        warnings.warn(f"{meta_path} has no integrity record (meta_sha256; written by an older version of this "
-                      "code): edits to it cannot be detected. Retrain, or re-save it with utils.train.save_checkpoint.",
-                      UserWarning, stacklevel=2)
-    elif meta["meta_sha256"] != meta_sha256(meta):
-        raise CheckpointError(f"{meta_path} was modified after it was written (its content no longer matches the "
-                              "meta_sha256 it records): edited settings such as freq_cm1, r_max, num_neighbors or "
-                              "train_elements would silently change predictions. Restore it (`git checkout -- "
-                              "checkpoints` for the shipped one) or retrain.")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{meta_path}: checkpoint format {meta.get('format_version')} but this code reads "
-                              f"format {FORMAT_VERSION}; retrain with `make train`.")
-    if meta.get("weights_sha256") != _sha256(weights):
-        raise CheckpointError(f"{weights}: sha256 does not match model.json (file corrupt or replaced); "
-                              "restore it with `git checkout -- checkpoints` or retrain.")
-    if meta.get("encoding") != ENCODING:
-        raise CheckpointError(f"{meta_path}: node-feature encoding {meta.get('encoding')} differs from this "
-                              f"code's {ENCODING}; predictions would be meaningless. Retrain with `make train`.")
-    if dataset is not None:
-        want = meta.get("dataset", {})
-        if want and (want.get("version"), want.get("sha256")) != (dataset.version, dataset.sha256):
-            raise CheckpointError(
-                f"{meta_path}: trained on dataset {want.get('version')} ({str(want.get('sha256'))[:12]}…) but "
-                f"given {dataset.version} ({dataset.sha256[:12]}…); load that version or retrain with `make train`.")
-    try:
-        model = PeriodicNetwork(ModelConfig.from_dict(meta["model_config"]))
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{meta_path}: model_config does not describe a network of this code ({exc})") from None
-    try:
-        model.load_state_dict(torch.load(weights, map_location=map_location, weights_only=True))
-    except RuntimeError as exc:
-        raise CheckpointError(f"{weights}: weights do not fit the model config in model.json ({exc})") from None
-    model.eval()
-    return model, meta
 
 
 # ------------------------------------------------------------------------------------------- output folder

@@ -45,6 +45,7 @@ from utils.data import load_dataset
 from utils.graphs import average_neighbors, structure_to_graph
 from utils.model import Convolution, ModelConfig, count_parameters, smooth_cutoff, tp_path_exists
 from utils.plot import PALETTE, network_stages, parity_plot, plot_network_diagram, quartile_grid, save_figure
+from utils.spectra import mean_frequency
 from utils.thermo import heat_capacity
 from utils.train import dos_metrics, graphs_from_dataset, load_checkpoint, predict
 
@@ -653,16 +654,12 @@ print(f"per-crystal MSE quartile edges: {', '.join(f'{q:.4f}' for q in np.quanti
 
 # %% [markdown]
 # Two scalars that a DoS determines, label vs prediction: the heat capacity at 300 K and the mean
-# frequency $\bar\omega = \int \omega\, g\, d\omega / \int g\, d\omega$ (cm⁻¹).
+# frequency $\bar\omega = \int \omega\, g\, d\omega / \int g\, d\omega$ (cm⁻¹, `utils.spectra.mean_frequency`, one value per row).
 
 # %%
-def mean_frequency(dos):                                         # (n, 51) → (n,) cm⁻¹
-    return np.trapezoid(dos * freq, freq, axis=1) / np.trapezoid(dos, freq, axis=1)
-
-
 cv_true = np.array([heat_capacity(freq, d, 300.0) for d in target])       # J mol⁻¹ K⁻¹ per mole of atoms
 cv_pred = np.array([heat_capacity(freq, d, 300.0) for d in prediction])
-w_true, w_pred = mean_frequency(target), mean_frequency(prediction)
+w_true, w_pred = mean_frequency(freq, target), mean_frequency(freq, prediction)   # (n,) cm⁻¹
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 4))
 parity_plot(ax1, cv_true, cv_pred, label=r"$C_V$(300 K)", units=r"J mol$^{-1}$ K$^{-1}$")
 parity_plot(ax2, w_true, w_pred, label=r"$\bar\omega$", units=r"cm$^{-1}$")

@@ -34,6 +34,7 @@ import utils
 from utils import thermo as th
 from utils.data import load_dataset
 from utils.plot import FREQ_LABEL, PALETTE, parity_plot, save_figure
+from utils.spectra import mean_frequency
 from utils.train import graphs_from_dataset, load_checkpoint, predict
 
 for category in (UserWarning, FutureWarning, DeprecationWarning):
@@ -93,15 +94,10 @@ print(f"predicted the DoS of {len(pred)} materials ({len(test_idx)} test, "
 # its compounds are hypothetical (see the datasheet); the examples are therefore **known crystals**
 # of the test split, all zincblende semiconductors with measured elastic constants (section 3 needs
 # them): CdTe (soft), GaAs (medium) and 3C-SiC (stiff), ranked by their mean phonon frequency
-# $\bar\nu = \int\tilde\nu\,g\,d\tilde\nu$ (unit-area g). If a dataset version lacks one, the softest, median or
+# $\bar\nu = \int\tilde\nu\,g\,d\tilde\nu$ (unit-area g; `utils.spectra.mean_frequency`). If a dataset version lacks one, the softest, median or
 # stiffest test material stands in (and may be hypothetical).
 
 # %%
-def mean_freq_cm1(dos, freq=fine_freq):
-    """Mean phonon wavenumber ∫ ν̃ g dν̃ (cm⁻¹) of a DoS of any normalization."""
-    return float(np.trapezoid(freq * th.normalize_unit_area(freq, dos), freq))
-
-
 def find(formula, prototype, split=None):
     """Index of the material with this formula and prototype (in `split` if given), or None."""
     rows = np.flatnonzero((ds.arrays["formulas"] == formula) & (ds.arrays["prototypes"] == prototype))
@@ -109,13 +105,13 @@ def find(formula, prototype, split=None):
     return rows[0] if rows else None
 
 
-by_stiffness = sorted(test_idx, key=lambda i: mean_freq_cm1(ds.fine_dos[i]))
+by_stiffness = sorted(test_idx, key=lambda i: mean_frequency(fine_freq, ds.fine_dos[i]))
 fallback = [by_stiffness[0], by_stiffness[len(by_stiffness) // 2], by_stiffness[-1]]
 known = [find(f, "zincblende", "test") for f in ("CdTe", "GaAs", "SiC")]
 examples = list(dict.fromkeys(int(k if k is not None else fb) for k, fb in zip(known, fallback)))
 for i in examples:
     m = ds[int(i)]
-    print(f"{m.formula:>10s} ({m.n_atoms} atoms/cell): mean frequency {mean_freq_cm1(m.fine_dos):6.1f} cm⁻¹, "
+    print(f"{m.formula:>10s} ({m.n_atoms} atoms/cell): mean frequency {mean_frequency(fine_freq, m.fine_dos):6.1f} cm⁻¹, "
           f"highest mode {m.max_freq_cm1:6.1f} cm⁻¹")
 
 # %%
@@ -479,7 +475,7 @@ for i in examples:
 # candidates lie on both sides) and compare it with every other held-out material.
 
 # %%
-substrate = sorted(held_out, key=lambda i: mean_freq_cm1(ds.fine_dos[i]))[len(held_out) // 2]
+substrate = sorted(held_out, key=lambda i: mean_frequency(fine_freq, ds.fine_dos[i]))[len(held_out) // 2]
 candidates = [int(i) for i in held_out if i != substrate]
 e_label = np.array([th.propagation_energy(fine_freq, ds.fine_dos[substrate], ds.fine_dos[i]) for i in candidates])
 e_label51 = np.array([th.propagation_energy(coarse_freq, ds.dos[substrate], ds.dos[i]) for i in candidates])
@@ -494,11 +490,11 @@ print(f"substrate {ds[int(substrate)].formula}, {len(candidates)} candidates; "
 # %%
 g_sub = ds.fine_dos[substrate]
 e_self = th.propagation_energy(fine_freq, g_sub, g_sub)
-print(f"E_prop(g, g) = {e_self:.3f} cm⁻¹, ∫ω g dω = {mean_freq_cm1(g_sub):.3f} cm⁻¹")
-assert abs(e_self - mean_freq_cm1(g_sub)) < 1e-9 * e_self
+print(f"E_prop(g, g) = {e_self:.3f} cm⁻¹, ∫ω g dω = {mean_frequency(fine_freq, g_sub):.3f} cm⁻¹")
+assert abs(e_self - mean_frequency(fine_freq, g_sub)) < 1e-9 * e_self
 for i, e in zip(candidates, e_label):
     assert abs(e - th.propagation_energy(fine_freq, ds.fine_dos[i], g_sub)) < 1e-9 * e      # symmetric
-    assert e <= min(mean_freq_cm1(g_sub), mean_freq_cm1(ds.fine_dos[i])) + 1e-9
+    assert e <= min(mean_frequency(fine_freq, g_sub), mean_frequency(fine_freq, ds.fine_dos[i])) + 1e-9
 
 # %%
 best, worst = candidates[int(np.argmax(e_label))], candidates[int(np.argmin(e_label))]

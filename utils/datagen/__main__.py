@@ -17,7 +17,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .runner import ShardError, main
+from .cli import main
+from .runner import ShardError
 
 if __name__ == "__main__":
     try:

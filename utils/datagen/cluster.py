@@ -7,7 +7,7 @@ Optional: ``pip install -e .[cluster]`` (Dask ``distributed``; ``dask-jobqueue``
 PBS, see README § "Beyond one machine"). Only the labelling is distributed; the store is not:
 
 * each Dask worker loads the potential once, when it starts (`CalculatorPlugin`, a Dask ``WorkerPlugin``; a
-  worker that joins or restarts later loads it too), then runs `runner._label_one` on one material at a time;
+  worker that joins or restarts later loads it too), then runs `_worker.label_one` on one material at a time;
 * the finished records stream back to this process, which writes them through `runner.store_results`, the
   function the local pool uses: the store keeps its guarantees (atomic files, no id written twice, resumable);
 * at most `window` materials are submitted at a time (`bounded_map`), so 10⁵ tasks never sit in the scheduler
@@ -28,7 +28,7 @@ try:
 except ImportError as exc:   # the tutorial's install has no Dask: `pip install -e .[cluster]`
     raise ImportError(f"Dask is not installed ({exc.name} is missing)") from exc
 
-from . import runner
+from ._worker import Timeout, calculator, init_worker, label_one
 
 _ONE_AT_A_TIME = threading.Lock()   # one material per worker process, whatever the worker's thread count
 
@@ -43,19 +43,19 @@ class CalculatorPlugin(WorkerPlugin):
 
     def setup(self, worker) -> None:
         try:
-            runner._init_worker(self.calculator, self.device)
+            init_worker(self.calculator, self.device)
         except SystemExit as exc:   # make_calculator's message for a user; Dask reports it as an error
             raise RuntimeError(str(exc)) from None
 
 
 def label_on_worker(task: dict) -> dict:
-    """One material on a Dask worker: `runner._label_one` with the calculator `CalculatorPlugin` loaded."""
-    if runner._CALC is None:   # never write a record computed without a potential: fail the task instead
+    """One material on a Dask worker: `_worker.label_one` with the calculator `CalculatorPlugin` loaded."""
+    if calculator() is None:   # never write a record computed without a potential: fail the task instead
         raise RuntimeError("this Dask worker has no calculator: CalculatorPlugin.setup failed or did not run")
     with _ONE_AT_A_TIME:
         try:
-            return runner._label_one(task)
-        except runner._Timeout:   # the deadline fired while the record was being returned
+            return label_one(task)
+        except Timeout:   # the deadline fired while the record was being returned
             return {**{k: task[k] for k in ("id", "prototype", "set", "mapping") if k in task},
                     "formula": task.get("formula"), "ok": False, "reason": f"timed out after {task['timeout_s']} s",
                     "wall_s": float(task["timeout_s"])}

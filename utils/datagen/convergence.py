@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .._io import atomic_write_bytes
 from . import runner
+from ._worker import calculator, init_worker, package_versions
 from .label import LabelSettings
 
 RAW = Path(__file__).resolve().parents[2] / "data" / "reference" / "label_convergence_raw.json.gz"
@@ -49,7 +50,7 @@ def _phonons(job: tuple[dict, str, dict]) -> dict:
     settings = LabelSettings(**settings_d)
     atoms = atoms_from_lists(rec["structure"])
     t0 = time.perf_counter()
-    phonon, info = force_constants(atoms, runner._CALC, settings)
+    phonon, info = force_constants(atoms, calculator(), settings)
     t1 = time.perf_counter()
     dos = dos_from_phonopy(phonon, atoms.get_chemical_symbols(), settings)
     t2 = time.perf_counter()
@@ -69,10 +70,10 @@ def cmd_converge(args) -> int:
     print(f"{len(recs)} materials × {len(runs)} settings on {args.workers} worker(s) ({args.device})", flush=True)
     ctx = mp.get_context("spawn")
     results = []
-    with ctx.Pool(args.workers, initializer=runner._init_worker, initargs=(args.calculator, args.device)) as pool:
+    with ctx.Pool(args.workers, initializer=init_worker, initargs=(args.calculator, args.device)) as pool:
         for res in tqdm(pool.imap_unordered(_phonons, jobs), total=len(jobs), file=sys.stdout, mininterval=5):
             results.append(res)
-    out = dict(labeller=args.calculator, device=args.device, versions=runner._versions(args.calculator),
+    out = dict(labeller=args.calculator, device=args.device, versions=package_versions(args.calculator),
                settings={k: dataclasses.asdict(v) for k, v in runs.items()},
                results=sorted(results, key=lambda r: (r["id"], r["run"])))
     atomic_write_bytes(args.file, gzip.compress(json.dumps(out).encode("utf-8")))

@@ -16,7 +16,7 @@ first source):
    ground states.
 
 Every candidate carries ``origin = "known"``, its ``source`` and a ``name``. Substituted candidates
-(:func:`utils.datagen.prototypes.candidate_list`) follow them with ``origin = "substituted"``.
+(:func:`candidate_list`, from :mod:`utils.datagen.prototypes`) follow them with ``origin = "substituted"``.
 
 Example:
     >>> cands = known_candidates()                         # doctest: +SKIP
@@ -172,5 +172,20 @@ def known_candidates() -> tuple:
     return tuple(out)
 
 
+def candidate_list(limit: int | None = None, threshold: float = 2e-4, known: bool = True) -> list[dict]:
+    """Ordered candidates: known crystals first (:func:`known_candidates`, built at their experimental volume,
+    ``origin = "known"``), then substituted ones (``origin = "substituted"``: id, prototype, mapping role → species;
+    build with `build_candidate`; the labeller scans the potential's energy–volume curve before relaxing them).
+
+    Substituted structures are built lazily (by the labelling workers), since the volume prediction costs ~0.5 s each.
+    """
+    from .prototypes import candidate_id, order_for_coverage, raw_candidates
+
+    out = [dict(c) for c in known_candidates()] if known else []
+    out += [dict(id=candidate_id(c["prototype"], c["mapping"]), prototype=c["prototype"], mapping=c["mapping"],
+                 score=c["score"], origin="substituted") for c in order_for_coverage(raw_candidates(threshold))]
+    return out[:limit] if limit else out
+
+
 __all__ = ["CLASSES", "SOURCE_ASE", "SOURCE_MINERALS", "SOURCE_TABLE", "TABLE", "build_known", "known_candidates",
-           "mineral_db_path", "read_table"]
+           "candidate_list", "mineral_db_path", "read_table"]

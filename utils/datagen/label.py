@@ -1,6 +1,6 @@
 """Label one crystal: relax with an ASE calculator → phonopy finite displacements → phonon DoS.
 
-Phonopy conventions: frequencies in THz from phonopy, converted here to cm⁻¹ (1 THz = 33.35641 cm⁻¹);
+Phonopy conventions: frequencies in THz from phonopy, converted here to cm⁻¹ (1 THz = 33.35641 cm⁻¹, ``utils.spectra.THZ_TO_CM1``);
 the DoS of a cell with N atoms integrates to 3N modes. Any ASE calculator works: the dataset uses
 SevenNet-l3i5 (a universal potential whose weights ship in the `sevenn` package), tests use ase's EMT.
 
@@ -18,9 +18,9 @@ import time
 
 import numpy as np
 
-THZ_TO_CM1 = 33.35641          # 1 THz in cm⁻¹ (CODATA: 1e12 / c with c = 2.99792458e10 cm/s)
-COARSE_GRID_CM1 = np.linspace(0.0, 1000.0, 51)      # the original tutorial's target grid
-FINE_GRID_CM1 = np.arange(0.0, 2000.0 + 1e-9, 2.0)  # 1001 points, covers every mode we keep
+from ..spectra import COARSE_SIGMA_CM1, FINE_SIGMA_CM1, THZ_TO_CM1
+from ..spectra import FINE_FREQ_CM1 as FINE_GRID_CM1   # 1001 points 0–2000 cm⁻¹, covers every mode we keep
+from ..spectra import FREQ_CM1 as COARSE_GRID_CM1      # the original tutorial's 51-point target grid
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,8 +39,8 @@ class LabelSettings:
     relax_steps: int = 300
     max_volume_change: float = 0.5      # catches collapsing or exploding cells only (starting volumes are scanned)
     volume_scan: tuple = (0.70, 0.80, 0.90, 1.00, 1.10, 1.20, 1.35)   # volume factors of the E–V pre-scan
-    sigma_fine_cm1: float = 5.0
-    sigma_coarse_cm1: float = 20.0
+    sigma_fine_cm1: float = FINE_SIGMA_CM1        # 5 cm⁻¹
+    sigma_coarse_cm1: float = COARSE_SIGMA_CM1    # 20 cm⁻¹
     imaginary_threshold_cm1: float = -10.0
     max_imaginary_weight: float = 0.01
     max_atoms_supercell: int = 250

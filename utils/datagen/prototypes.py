@@ -6,10 +6,12 @@ pymatgen's data-mined ion-substitution probabilities (Hautier et al., Inorg. Che
 metallic families, taken from explicit lists of elements that form them. The starting lattice is scaled so
 that the shortest bonded contact equals the sum of the ionic (or metallic) radii; relaxation does the rest.
 
+The ordered list the labeller works through, known crystals first, is
+:func:`utils.datagen.known.candidate_list`.
+
 Example:
-    >>> cands = candidate_list()
+    >>> cands = raw_candidates()   # doctest: +SKIP
     >>> cands[0].keys()   # doctest: +SKIP
-    dict_keys(['id', 'prototype', 'formula', 'structure'])
 """
 from __future__ import annotations
 
@@ -401,22 +403,6 @@ def order_for_coverage(cands: list[dict], seed: int = 0) -> list[dict]:
     return ordered
 
 
-def candidate_list(limit: int | None = None, threshold: float = 2e-4, known: bool = True) -> list[dict]:
-    """Ordered candidates: known crystals first (:mod:`utils.datagen.known`, built at their experimental volume,
-    ``origin = "known"``), then substituted ones (``origin = "substituted"``: id, prototype, mapping role → species;
-    build with `build_candidate`; the labeller scans the potential's energy–volume curve before relaxing them).
-
-    Substituted structures are built lazily (by the labelling workers), since the volume prediction costs ~0.5 s each.
-    """
-    out = []
-    if known:
-        from .known import known_candidates
-        out = [dict(c) for c in known_candidates()]
-    out += [dict(id=candidate_id(c["prototype"], c["mapping"]), prototype=c["prototype"], mapping=c["mapping"],
-                 score=c["score"], origin="substituted") for c in order_for_coverage(raw_candidates(threshold))]
-    return out[:limit] if limit else out
-
-
 def build_candidate(candidate: dict) -> Structure:
     """The starting structure of a candidate from `candidate_list` (or an alloy reference, which has one)."""
     if "structure" in candidate:
@@ -454,4 +440,5 @@ def alloy_references() -> list[dict]:
     return out
 
 
-__all__ = ["alloy_references", "build_candidate", "PROTOTYPES", "ALLOWED", "build", "candidate_list", "raw_candidates", "order_for_coverage"]
+__all__ = ["alloy_references", "build_candidate", "candidate_id", "PROTOTYPES", "ALLOWED", "build", "raw_candidates",
+           "order_for_coverage"]

@@ -4,107 +4,16 @@ from __future__ import annotations
 import gzip
 import json
 import multiprocessing as mp
-import signal
 import sys
 import time
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from .._io import atomic_write_bytes, atomic_write_text
+from ._worker import Timeout as _Timeout   # noqa: F401  (old name, kept for callers of runner._Timeout)
+from ._worker import calculator, init_worker, label_one, make_calculator, package_versions, task_atoms
+from ._worker import start_deadline as _start_deadline   # noqa: F401  (old name)
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "data" / "labels"
-_CALC = None
-
-
-def make_calculator(name: str, device: str = "cpu"):
-    """An ASE calculator by name: 'emt' (ase, for tests) or a SevenNet model such as '7net-l3i5' on `device`."""
-    if name == "emt":
-        from ase.calculators.emt import EMT
-        return EMT()
-    if name.startswith("7net"):
-        try:
-            from sevenn.calculator import SevenNetCalculator
-        except ImportError as exc:
-            raise SystemExit("SevenNet is not installed: pip install -e .[datagen]") from exc
-        return SevenNetCalculator(name, device=device)
-    raise SystemExit(f"unknown calculator {name!r}: use 'emt' or a SevenNet model name like '7net-l3i5'")
-
-
-def _versions(calculator: str) -> dict:
-    out = {}
-    for pkg in ["phonopy", "ase", "pymatgen", "numpy"] + (["sevenn", "torch"] if calculator.startswith("7net") else []):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
-    return out
-
-
-def _init_worker(calculator: str, device: str = "cpu") -> None:
-    global _CALC
-    import warnings
-    warnings.filterwarnings("ignore")
-    try:
-        if calculator != "emt":   # EMT needs no torch: not importing it saves seconds per worker start
-            import torch
-            torch.set_num_threads(1)
-    except ImportError:
-        pass
-    _CALC = make_calculator(calculator, device)
-
-
-class _Timeout(Exception):
-    pass
-
-
-def _alarm(signum, frame):
-    raise _Timeout()
-
-
-def _start_deadline(seconds: int):
-    """Raise `_Timeout` in the calling thread after `seconds`; returns the function that cancels it.
-
-    The main thread (a local pool worker) uses SIGALRM; any other thread (a Dask worker runs tasks in a thread
-    pool, where signals cannot be used) gets the exception from a timer through CPython's
-    ``PyThreadState_SetAsyncExc``. Both are delivered between Python bytecodes, so a long C call finishes first.
-    """
-    import threading
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGALRM, _alarm)
-        signal.alarm(int(seconds))
-        return lambda: signal.alarm(0)
-    import ctypes
-    target, lock, state = threading.get_ident(), threading.Lock(), {"live": True}
-
-    def fire():
-        with lock:
-            if state["live"]:
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), ctypes.py_object(_Timeout))
-
-    timer = threading.Timer(seconds, fire)
-    timer.daemon = True
-    timer.start()
-
-    def cancel():
-        with lock:
-            state["live"] = False
-        timer.cancel()
-    return cancel
-
-
-def _task_atoms(task: dict):
-    """(ase Atoms, reduced formula) of a task: pre-built by `export-tasks` (no pymatgen needed) or built here."""
-    from .label import LabelError
-    if "build_error" in task:
-        raise LabelError(f"could not build the starting structure: {task['build_error']}")
-    if "atoms" in task:
-        from .label import atoms_from_lists
-        return atoms_from_lists(task["atoms"]), task["formula"]
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    from .prototypes import build_candidate
-    structure = build_candidate(task)
-    return AseAtomsAdaptor.get_atoms(structure), structure.composition.reduced_formula
 
 
 def _prebuild(candidate: dict) -> dict:
@@ -113,40 +22,13 @@ def _prebuild(candidate: dict) -> dict:
     warnings.filterwarnings("ignore")
     out = dict(candidate)
     try:
-        atoms, formula = _task_atoms(candidate)
+        atoms, formula = task_atoms(candidate)
         out.update(formula=formula, atoms=dict(cell=atoms.cell[:].round(8).tolist(), numbers=atoms.numbers.tolist(),
                                                frac_coords=atoms.get_scaled_positions().round(8).tolist()))
     except Exception as exc:   # reported by the labelling run as a failed material, with this reason
         out["build_error"] = f"{type(exc).__name__}: {exc}"
     out.pop("structure", None)
     return out
-
-
-def _label_one(task: dict) -> dict:
-    from .label import LabelError, LabelSettings, label_atoms
-
-    settings = LabelSettings(**task["settings"])
-    t0 = time.perf_counter()
-    formula = task.get("formula")
-    cancel_deadline = _start_deadline(int(task["timeout_s"]))
-    try:
-        atoms, formula = _task_atoms(task)
-        if len(atoms) > task["max_atoms"]:
-            raise LabelError(f"{len(atoms)} atoms in the cell exceeds --max-atoms {task['max_atoms']}")
-        rec = label_atoms(atoms, _CALC, settings, volume_scan=task.get("origin") == "substituted")
-        rec["ok"] = True
-    except LabelError as exc:
-        rec = dict(ok=False, reason=str(exc))
-    except _Timeout:
-        rec = dict(ok=False, reason=f"timed out after {task['timeout_s']} s")
-    except Exception as exc:   # one bad material must never stop the run; the reason is logged
-        rec = dict(ok=False, reason=f"{type(exc).__name__}: {exc}")
-    finally:
-        cancel_deadline()
-    rec["wall_s"] = round(time.perf_counter() - t0, 2)
-    return {"formula": formula, **{k: task[k] for k in ("id", "prototype", "set", "mapping", "origin", "source", "name",
-                                                        "bond_class") if k in task},
-            **{k: task[k] for k in ("x", "series") if k in task}, **rec}
 
 
 class ShardError(ValueError):
@@ -209,7 +91,8 @@ def _tasks(args, settings: dict) -> list[dict]:
         with gzip.open(args.tasks, "rt") as fh:
             cands = json.load(fh)
     else:
-        from .prototypes import alloy_references, candidate_list
+        from .known import candidate_list
+        from .prototypes import alloy_references
         cands = alloy_references() if args.set == "alloys" else candidate_list(threshold=args.threshold)
     done = done_ids(args.out)
     tasks = []
@@ -296,7 +179,7 @@ def cmd_label(args) -> int:
     settings = LabelSettings.fast() if args.fast else LabelSettings()
     settings_d = {k: getattr(settings, k) for k in settings.__dataclass_fields__}
     tasks = _tasks(args, settings_d)
-    provenance = dict(labeller=args.calculator, versions=_versions(args.calculator), settings=settings_d,
+    provenance = dict(labeller=args.calculator, versions=package_versions(args.calculator), settings=settings_d,
                       device=args.device)
     if getattr(args, "scheduler", None) or getattr(args, "dask_workers", 0):
         try:
@@ -308,9 +191,9 @@ def cmd_label(args) -> int:
     print(f"{len(tasks)} materials to label with {args.calculator} on {args.workers} worker(s) ({args.device})",
           flush=True)
     ctx = mp.get_context("spawn")
-    with ctx.Pool(args.workers, initializer=_init_worker, initargs=(args.calculator, args.device),
+    with ctx.Pool(args.workers, initializer=init_worker, initargs=(args.calculator, args.device),
                   maxtasksperchild=50) as pool:
-        store_results(pool.imap_unordered(_label_one, tasks), len(tasks), args, provenance, settings)
+        store_results(pool.imap_unordered(label_one, tasks), len(tasks), args, provenance, settings)
     return 0   # leaving the `with` terminates the workers
 
 
@@ -370,7 +253,7 @@ def cmd_export_tasks(args) -> int:
     """Write the not-yet-labelled candidates with pre-built starting structures to a gzipped JSON file."""
     from tqdm import tqdm
 
-    from .prototypes import candidate_list
+    from .known import candidate_list
     done = done_ids(args.out)
     cands = [c for c in candidate_list(threshold=args.threshold) if c["id"] not in done]
     with mp.get_context("spawn").Pool(args.workers) as pool:
@@ -401,7 +284,7 @@ def stored_energies(out: Path = DEFAULT_OUT) -> dict[str, float]:
 def _single_point(rec: dict) -> dict:
     from .label import atoms_from_lists
     atoms = atoms_from_lists(rec["structure"])
-    atoms.calc = _CALC
+    atoms.calc = calculator()
     return dict(id=rec["id"], energy_per_atom_eV=round(float(atoms.get_potential_energy()) / len(atoms), 6))
 
 
@@ -412,7 +295,7 @@ def cmd_energies(args) -> int:
     print(f"{len(todo)} relaxed structures without an energy; {len(have)} have one", flush=True)
     ctx = mp.get_context("spawn")
     t0 = time.monotonic()
-    with ctx.Pool(args.workers, initializer=_init_worker, initargs=(args.calculator, args.device)) as pool:
+    with ctx.Pool(args.workers, initializer=init_worker, initargs=(args.calculator, args.device)) as pool:
         for start in range(0, len(todo), args.chunk):
             rows = pool.map(_single_point, todo[start:start + args.chunk])
             data = gzip.compress(("\n".join(json.dumps(r) for r in rows) + "\n").encode())
@@ -431,7 +314,7 @@ _SYMBOL_OF = {z: s for z, s in enumerate("X H He Li Be B C N O F Ne Na Mg Al Si 
 def _reference(symbol: str) -> dict:
     from .filters import elemental_reference
     try:
-        return elemental_reference(symbol, _CALC)
+        return elemental_reference(symbol, calculator())
     except Exception as exc:   # reported, the other elements go on
         return dict(element=symbol, error=f"{type(exc).__name__}: {exc}")
 
@@ -448,7 +331,7 @@ def cmd_references(args) -> int:
     print(f"{len(todo)} elements without a reference energy ({len(elemental)} have a labelled elemental crystal, "
           "whose energy serves as the reference)", flush=True)
     ctx = mp.get_context("spawn")
-    with ctx.Pool(args.workers, initializer=_init_worker, initargs=(args.calculator, args.device)) as pool:
+    with ctx.Pool(args.workers, initializer=init_worker, initargs=(args.calculator, args.device)) as pool:
         for row in pool.imap_unordered(_reference, todo):
             if "error" in row:
                 print(f"{row['element']}: {row['error']}", flush=True)
@@ -475,66 +358,3 @@ def cmd_status(args) -> int:
                           elements=len(els), prototypes=len({r["prototype"] for r in stable}),
                           mean_wall_s=round(sum(r["wall_s"] for r in recs) / max(1, len(recs)), 1))))
     return 0
-
-
-def main(parser) -> int:
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("label", help="label materials (resumable)")
-    p.add_argument("--calculator", default="7net-l3i5")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--limit", type=int, default=0)
-    p.add_argument("--set", choices=["main", "alloys"], default="main")
-    p.add_argument("--threshold", type=float, default=2e-4, help="ion-substitution probability threshold")
-    p.add_argument("--max-atoms", type=int, default=30)
-    p.add_argument("--timeout", type=int, default=900, help="seconds per material")
-    p.add_argument("--fast", action="store_true", help="cheap settings (tests)")
-    p.add_argument("--order", choices=["coverage", "yield"], default="coverage",
-                   help="coverage: spread over elements and prototypes first; yield: most stable materials per "
-                        "CPU-second first (measured per prototype)")
-    p.add_argument("--device", default="cpu", help="torch device of the potential: cpu or cuda")
-    p.add_argument("--tasks", type=Path, help="tasks written by export-tasks (instead of building candidates)")
-    p.add_argument("--time-limit", type=float, default=0.0,
-                   help="stop after this many seconds (resumable); 0 = no limit")
-    p.add_argument("--scheduler", help="label on a running Dask cluster: its scheduler address, tcp://HOST:PORT "
-                                       "(needs pip install -e .[cluster])")
-    p.add_argument("--dask-workers", type=int, default=0, help="label on a local Dask cluster of N worker processes")
-    p.add_argument("--dask-window", type=int, default=0,
-                   help="materials submitted to Dask at once (default: 2 per worker thread, at least 4)")
-    p = sub.add_parser("export-tasks", help="candidates with pre-built structures, for `label --tasks`")
-    p.add_argument("file", type=Path)
-    p.add_argument("--threshold", type=float, default=2e-4, help="ion-substitution probability threshold")
-    p.add_argument("--workers", type=int, default=2)
-    p = sub.add_parser("converge", help="dataset settings vs ≥ 10 Å supercells and a 24³ mesh")
-    p.add_argument("--n", type=int, default=12)
-    p.add_argument("--calculator", default="7net-l3i5")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--file", type=Path, default=None, help="default: data/reference/label_convergence_raw.json.gz")
-    p = sub.add_parser("energies", help="the potential's energy of stored relaxed structures that lack one")
-    p.add_argument("--calculator", default="7net-l3i5")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--chunk", type=int, default=200, help="records per energies file")
-    p = sub.add_parser("references", help="elemental reference energies for the convex hull (references.json)")
-    p.add_argument("--calculator", default="7net-l3i5")
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--device", default="cpu")
-    p = sub.add_parser("benchmark", help="write the known-crystal benchmark membership once (data/benchmark_known.json)")
-    p.add_argument("--file", type=Path, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--force", action="store_true", help="replace an existing membership file")
-    for name in ("pack-shard", "status"):
-        sub.add_parser(name)
-    for sp in sub.choices.values():
-        sp.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    args = parser.parse_args()
-    if args.cmd == "converge":
-        from .convergence import RAW, cmd_converge
-        args.file = args.file or RAW
-        return cmd_converge(args)
-    if args.cmd == "benchmark":
-        from .benchmark import MEMBERSHIP, cmd_benchmark
-        args.file = args.file or MEMBERSHIP
-        return cmd_benchmark(args)
-    return {"label": cmd_label, "pack-shard": cmd_pack_shard, "status": cmd_status,
-            "export-tasks": cmd_export_tasks, "energies": cmd_energies, "references": cmd_references}[args.cmd](args)
