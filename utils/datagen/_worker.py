@@ -53,6 +53,11 @@ def init_worker(calculator: str, device: str = "cpu") -> None:
             torch.set_num_threads(1)
     except ImportError:
         pass
+    try:   # one BLAS/OpenMP thread per worker (numpy, phonopy): the workers already fill the cores
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)
+    except ImportError:
+        pass
     _CALC = make_calculator(calculator, device)
 
 
