@@ -98,10 +98,10 @@ def _reference_candidates(symbol: str):
     from ase.build import bulk
     from ase.data import atomic_numbers, reference_states
 
+    if symbol in _DIMERS:   # molecular standard states: the dimer only (a potential can bind a bulk phase of O
+        d = _DIMERS[symbol]   # spuriously, e.g. simple-cubic oxygen below O2, which would tilt every oxide's hull)
+        return [("dimer", Atoms(symbol * 2, positions=[(0, 0, 0), (0, 0, d)], cell=[12, 12.5, 13], pbc=True), False)]
     out = []
-    if symbol in _DIMERS:
-        d = _DIMERS[symbol]
-        out.append(("dimer", Atoms(symbol * 2, positions=[(0, 0, 0), (0, 0, d)], cell=[12, 12.5, 13], pbc=True), False))
     ref = reference_states[atomic_numbers[symbol]] or {}
     vol = None
     if ref.get("symmetry") in ("fcc", "bcc", "hcp", "diamond", "rhombohedral", "sc"):
