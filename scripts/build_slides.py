@@ -8,6 +8,7 @@ Slide types are assigned automatically, on an in-memory copy (the notebooks are 
 
 - the title cell starts the deck; the first cell of the body (What you will learn / Time) is a slide;
 - every `##` heading starts a slide, every `###` heading a sub-slide (↓);
+- a markdown cell with such a heading after its first line is split there, so the heading opens its slide;
 - the Colab cell, the setup cell (``utils.setup(...)``), the closing navigation and cells tagged
   ``remove-cell`` are skipped; a cell that would overflow the projector (BUDGET lines; a figure counts its own
   height) continues on a sub-slide;
@@ -17,7 +18,8 @@ Exercise solutions (``<details><summary>Solution</summary>…</details>``) stay 
 HTML block here (nbconvert would otherwise close the ``<details>`` before its body and show the solution in the
 open), and an opened solution scrolls inside a box instead of pushing the slide past the 800 px design height.
 A cell too tall for one slide is split on the copy: a markdown cell at its paragraphs (a long table into several
-tables), a code cell into its code and, on the next sub-slide, its outputs. tests/test_book.py measures every
+tables), a code cell into its code (code longer than a slide in chunks cut before top-level statements) and, on the
+next sub-slides, its outputs. tests/test_book.py measures every
 slide in headless Chromium and fails on one taller than 800 px.
 
 reveal.js, MathJax 3, require.js, jQuery and the ipywidgets HTML manager are copied from node_modules (``npm ci``)
@@ -62,6 +64,7 @@ CODE_LINE = 0.75     # a line of code or text output (16 px monospace) in lines 
 LINE_PX = 28.5       # a line of prose in px
 IMAGE_MAX_PX = 520   # the template caps figures at this height (book/reveal_offline)
 WIDGET_LINES = 16    # a saved widget view
+CODE_SLIDE_LINES = 35   # lines of code one slide shows: 41 lines measured 817 px, 49 lines 971 px (≈ 19.3 px each)
 WRAP = 90            # characters per line of prose
 
 
@@ -85,7 +88,8 @@ def cell_lines(cell) -> float:
     if cell.cell_type != "code":
         source = re.sub(r"<details\b.*?</details>", "Solution", cell.source, flags=re.S)
         table_rows = sum(1 for line in source.splitlines() if line.lstrip().startswith("|"))
-        return text_lines(source) + 2 * cell.source.count("$$") + 0.3 * table_rows
+        headings = sum(1 for line in source.splitlines() if re.match(r"#{1,3}\s", line))   # larger type, margins
+        return text_lines(source) + 2 * cell.source.count("$$") + 0.3 * table_rows + headings
     n = 0.0 if "remove-input" in cell.metadata.get("tags", []) else CODE_LINE * len(cell.source.splitlines()) + 1
     for out in cell.get("outputs", []):
         if out.output_type == "stream":
@@ -167,17 +171,84 @@ def _outputs_piece(cell, outputs: list):
     return piece
 
 
+def split_at_headings(cell) -> list:
+    """A markdown cell with a ``#``–``###`` heading after its first line, as pieces that each start at such a
+    heading, so that the heading opens its own slide or sub-slide (it would otherwise land at the foot of the
+    slide before, whose height it would push past the budget)."""
+    if cell.cell_type != "markdown" or cell.metadata.get("slideshow"):
+        return [cell]
+    pieces, current, fence, math = [], [], False, False
+    for line in cell.source.splitlines():
+        stripped = line.strip()
+        if not fence and not math and re.match(r"#{1,3}\s", line) and any(x.strip() for x in current):
+            pieces.append("\n".join(current).strip("\n"))
+            current = []
+        if stripped.startswith("```"):
+            fence = not fence
+        elif not fence and stripped.count("$$") % 2:
+            math = not math
+        current.append(line)
+    pieces.append("\n".join(current).strip("\n"))
+    if len(pieces) == 1:
+        return [cell]
+    out = []
+    for i, text in enumerate(pieces):
+        piece = copy.deepcopy(cell)
+        piece.source = text
+        if i:
+            piece.metadata["tags"] = [t for t in piece.metadata.get("tags", []) if t != "header"]
+        out.append(piece)
+    return out
+
+
+def code_chunks(source: str) -> list[str]:
+    """Code `source` taller than a slide as chunks that each fit: cut at a blank line before a top-level
+    statement (a new function, class or block) where possible, else at any blank line, else between lines."""
+    max_lines = CODE_SLIDE_LINES
+    lines = source.splitlines()
+    if len(lines) <= max_lines:
+        return [source]
+
+    def cuts(ok):
+        return [i for i in range(1, len(lines)) if ok(i)]
+
+    top = cuts(lambda i: not lines[i - 1].strip() and lines[i].strip() and not lines[i][0].isspace()
+               and not lines[i].lstrip().startswith((")", "]", "}")))
+    blank = cuts(lambda i: not lines[i - 1].strip() and lines[i].strip())
+    chunks, start = [], 0
+    while len(lines) - start > max_lines:
+        end = start + max_lines
+        for candidates in (top, blank):
+            fits = [i for i in candidates if start < i <= end]
+            if fits:
+                end = fits[-1]
+                break
+        chunks.append("\n".join(lines[start:end]).rstrip())
+        start = end
+    chunks.append("\n".join(lines[start:]).rstrip())
+    return [c for c in chunks if c.strip()]
+
+
 def split_tall_cell(cell) -> list:
     """`cell`, or the pieces of a cell taller than a slide: a markdown cell split at its paragraphs (a long table
-    into several), a code cell into its code and, on the next sub-slide, its outputs."""
+    into several), a code cell into its code (in chunks of at most CODE_SLIDE_LINES lines) and, on the next
+    sub-slides, its outputs."""
     if cell.metadata.get("slideshow") or cell_lines(cell) <= BUDGET:
         return [cell]
     if cell.cell_type == "code":
-        if not cell.get("outputs") or not cell.source.strip():
+        shown = "remove-input" not in cell.metadata.get("tags", [])
+        sources = code_chunks(cell.source) if shown else [cell.source]
+        if (not cell.get("outputs") and len(sources) == 1) or not cell.source.strip():
             return [cell]
-        code = copy.deepcopy(cell)
-        code.outputs = []
-        pieces, group = [code], []
+        pieces, group = [], []
+        for i, text in enumerate(sources):     # code too long for a slide continues on sub-slides
+            code = copy.deepcopy(cell)
+            code.source, code.outputs = text, []
+            if i:
+                code.metadata["slideshow"] = {"slide_type": "subslide"}
+            pieces.append(code)
+        if not cell.get("outputs"):
+            return pieces
         for out in cell.outputs:      # the outputs on sub-slides, as many to a sub-slide as fit
             trial = copy.deepcopy(cell)
             trial.outputs = group + [out]
@@ -287,7 +358,7 @@ def prepare(nb, base: Path = ROOT / "notebooks"):
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source = collapse_solutions(root_relative_images(rewrite_links(cell.source), base))
-    nb.cells = [piece for cell in nb.cells for piece in split_tall_cell(cell)]
+    nb.cells = [piece for cell in nb.cells for part in split_at_headings(cell) for piece in split_tall_cell(part)]
     counts = assign_slide_types(nb)
     return nb, counts
 
