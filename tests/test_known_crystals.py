@@ -191,3 +191,28 @@ def test_readme_states_the_benchmark_size():
     members, _ = B.read_membership()
     text = (ROOT / "README.md").read_text()
     assert f"benchmark** of {len(members)} crystals" in text
+
+
+def test_retry_failed_requeues_matching_failures_and_pack_prefers_the_success(tmp_path):
+    import argparse
+
+    from test_data import fake_record, write_labels
+
+    from utils import data as D
+    from utils.datagen.runner import _tasks
+    labels = tmp_path / "labels"
+    vol = fake_record("cand-a", [11, 17], ok=False, reason="volume changed by -30% on relaxation (limit ±25%)")
+    slow = fake_record("cand-b", [12, 8], ok=False, reason="timed out after 900 s")
+    write_labels(labels, shard_recs=[vol, slow])
+    tasks_file = tmp_path / "tasks.json.gz"
+    tasks_file.write_bytes(gzip.compress(json.dumps([dict(id="cand-a"), dict(id="cand-b"), dict(id="cand-c")]).encode()))
+    args = argparse.Namespace(tasks=tasks_file, out=labels, timeout=60, set="main", max_atoms=30, order="coverage",
+                              limit=0, retry_failed=None)
+    assert [t["id"] for t in _tasks(args, {})] == ["cand-c"]
+    args.retry_failed = "volume changed"
+    assert [t["id"] for t in _tasks(args, {})] == ["cand-a", "cand-c"]
+    # the material labelled again lands in a later shard: the packer keeps the successful record
+    with gzip.open(labels / "shards" / "shard-0001.jsonl.gz", "wt") as fh:
+        fh.write(json.dumps(fake_record("cand-a", [11, 17])) + "\n")
+    D.pack("v0", labels_dir=labels, out_dir=tmp_path / "data", min_materials_per_element=1)
+    assert D.load_dataset("v0", data_dir=tmp_path / "data").ids.tolist() == ["cand-a"]

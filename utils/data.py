@@ -1115,7 +1115,9 @@ def pack(version: str, labels_dir: Path | str = LABELS_DIR, out_dir: Path | str 
         rid = rec.get("id")
         if not rid:
             continue
-        rank = 0 if origin == "shards" else 1          # the committed shard copy wins
+        # a successful record wins over a failed one (a material labelled again with --retry-failed), then the
+        # committed shard copy over pending/, then the first shard
+        rank = (0 if rec.get("ok") else 2) + (0 if origin == "shards" else 1)
         if rid in unique:
             n_dup[rec.get("set", "main")] += 1
             if rank >= unique[rid][0]:

@@ -26,6 +26,9 @@ def main(parser) -> int:
                         "CPU-second first (measured per prototype)")
     p.add_argument("--device", default="cpu", help="torch device of the potential: cpu or cuda")
     p.add_argument("--tasks", type=Path, help="tasks written by export-tasks (instead of building candidates)")
+    p.add_argument("--retry-failed", default=None, metavar="REGEX",
+                   help="label again the failed materials whose reason matches (e.g. 'volume changed' for those "
+                        "the old ±25 %% volume rule rejected); the packer prefers a later successful record")
     p.add_argument("--time-limit", type=float, default=0.0,
                    help="stop after this many seconds (resumable); 0 = no limit")
     p.add_argument("--scheduler", help="label on a running Dask cluster: its scheduler address, tcp://HOST:PORT "

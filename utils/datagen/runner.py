@@ -95,6 +95,15 @@ def _tasks(args, settings: dict) -> list[dict]:
         from .prototypes import alloy_references
         cands = alloy_references() if args.set == "alloys" else candidate_list(threshold=args.threshold)
     done = done_ids(args.out)
+    if getattr(args, "retry_failed", None):   # failed materials whose reason matches go again (e.g. the old volume rule)
+        import re
+        pattern = re.compile(args.retry_failed)
+        records = list(iter_records(args.out))
+        ok_ids = {r["id"] for r in records if r.get("ok")}
+        retry = {r["id"] for r in records
+                 if not r.get("ok") and pattern.search(str(r.get("reason", ""))) and r["id"] not in ok_ids}
+        print(f"{len(retry)} failed materials match --retry-failed {args.retry_failed!r}: labelled again", flush=True)
+        done -= retry
     tasks = []
     for c in cands:
         if c["id"] in done:
