@@ -191,8 +191,13 @@ def split_at_headings(cell) -> list:
     pieces.append("\n".join(current).strip("\n"))
     if len(pieces) == 1:
         return [cell]
+    return markdown_pieces(cell, pieces)
+
+
+def markdown_pieces(cell, texts: list[str]) -> list:
+    """Copies of a markdown `cell` holding `texts`, one each; only the first keeps the 'header' tag."""
     out = []
-    for i, text in enumerate(pieces):
+    for i, text in enumerate(texts):
         piece = copy.deepcopy(cell)
         piece.source = text
         if i:
@@ -272,14 +277,7 @@ def split_tall_cell(cell) -> list:
         else:
             current.append(block)
     pieces.append("\n\n".join(current))
-    out = []
-    for i, text in enumerate(pieces):
-        piece = copy.deepcopy(cell)
-        piece.source = text
-        if i:
-            piece.metadata["tags"] = [t for t in piece.metadata.get("tags", []) if t != "header"]
-        out.append(piece)
-    return out
+    return markdown_pieces(cell, pieces)
 
 
 def is_setup_cell(cell) -> bool:
