@@ -1265,8 +1265,8 @@ def checkpoint_overhead(inputs: dict, tmp: Path, reps: int = 3) -> dict:
     state_s, ckpt_s = [], []
     for _ in range(reps):
         t0 = time.perf_counter()
-        train_mod._atomic_torch_save(dict(model=model.state_dict(), optimizer=opt.state_dict(), history=history),
-                                     tmp / "state.pt")
+        train_mod.atomic_torch_save(dict(model=model.state_dict(), optimizer=opt.state_dict(), history=history),
+                                    tmp / "state.pt")
         state_s.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         train_mod.save_checkpoint(tmp / "ckpt", model, history=history, train_config=cfg)
