@@ -86,18 +86,19 @@ def test_a_killed_job_resumes_exactly(two_process_run, user_json, tmp_path):
     import psutil
 
     out = tmp_path / "ckpt"
-    cmd = _torchrun(2, user_json, out, "--resume")
+    cmd = _torchrun(2, user_json, out)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=ENV)
     deadline = time.monotonic() + 240
     while proc.poll() is None and not (out / "state.pt").exists() and time.monotonic() < deadline:
         time.sleep(0.02)
+    assert proc.poll() is None, "the torchrun job ended before its first epoch was saved"
     job = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]   # torchrun + its ranks
     for p in job:
         p.kill()
     psutil.wait_procs(job, timeout=30)
     before = json.loads((out / "model.json").read_text())
     assert "metrics" not in before and len(before["history"]["epoch"]) < int(EPOCHS)   # stopped mid-run
-    _run(cmd)
+    _run(cmd + ["--resume"])
     after = json.loads((out / "model.json").read_text())
     # the rerun continued the killed run (its first epoch's wall time is the killed run's), it did not restart
     assert after["history"]["seconds"][0] == before["history"]["seconds"][0]
