@@ -314,12 +314,6 @@ def cmd_energies(args) -> int:
     return 0
 
 
-_SYMBOL_OF = {z: s for z, s in enumerate("X H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu "
-                                       "Zn Ga Ge As Se Br Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba "
-                                       "La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb "
-                                       "Bi".split())}
-
-
 def _reference(symbol: str) -> dict:
     from .filters import elemental_reference
     try:
@@ -333,7 +327,8 @@ def cmd_references(args) -> int:
     from .prototypes import ALLOWED
     path = args.out / "references.json"
     have = json.loads(path.read_text()) if path.exists() else {}
-    elemental = {_SYMBOL_OF[int(r["structure"]["numbers"][0])] for r in iter_records(args.out)
+    from ase.data import chemical_symbols
+    elemental = {chemical_symbols[int(r["structure"]["numbers"][0])] for r in iter_records(args.out)
                  if r.get("ok") and isinstance(r.get("energy_per_atom_eV"), (int, float))
                  and len(set(r["structure"]["numbers"])) == 1}
     todo = [el for el in ALLOWED if el not in have and el not in elemental]
