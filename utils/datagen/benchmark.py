@@ -90,4 +90,46 @@ def cmd_benchmark(args) -> int:
     return 0
 
 
-__all__ = ["MEMBERSHIP", "NAMED", "QUOTAS", "read_membership", "select"]
+# the closed list of reasons for which a named crystal may be missing from the packed set (at most MAX_NAMED_EXCLUDED)
+EXCLUSION_REASONS = {
+    "above_grid": "more than 5 % of the modes above the 1,000 cm⁻¹ target grid",
+    "unstable": "dynamically unstable with the potential (a mode below −30 cm⁻¹ or > 1 % imaginary weight)",
+}
+MAX_NAMED_EXCLUDED = 5
+MAX_WEIGHT_ABOVE_GRID = 0.05
+
+
+def named_status(records) -> dict[tuple[str, str], dict]:
+    """Where each crystal of ``NAMED`` stands in the labels: one dict per (formula, prototype) with ``status``
+    ('labelled' — to be packed —, 'excluded', 'failed' or 'not labelled'), the ``reason`` key of
+    :data:`EXCLUSION_REASONS` for an excluded one, the record ``id`` and its lowest and highest frequency (cm⁻¹).
+
+    ``records`` are label records (shards and pending files); a successful record wins over a failed one.
+    """
+    from .filters import dynamically_stable
+
+    found: dict[tuple[str, str], dict] = {}
+    for rec in records:
+        key = (rec.get("formula"), rec.get("prototype"))
+        if key in NAMED and rec.get("origin") == "known" and (key not in found or rec.get("ok")):
+            found[key] = rec
+    out = {}
+    for key in NAMED:
+        rec = found.get(key)
+        if rec is None:
+            out[key] = dict(status="not labelled", reason=None, id=None)
+            continue
+        row = dict(id=rec["id"], min_freq_cm1=rec.get("min_freq_cm1"), max_freq_cm1=rec.get("max_freq_cm1"))
+        if not rec.get("ok"):
+            out[key] = dict(row, status="failed", reason=str(rec.get("reason", "")))
+        elif float(rec.get("weight_above_1000_cm1") or 0.0) > MAX_WEIGHT_ABOVE_GRID:
+            out[key] = dict(row, status="excluded", reason="above_grid")
+        elif not dynamically_stable(rec):
+            out[key] = dict(row, status="excluded", reason="unstable")
+        else:
+            out[key] = dict(row, status="labelled", reason=None)
+    return out
+
+
+__all__ = ["EXCLUSION_REASONS", "MAX_NAMED_EXCLUDED", "MEMBERSHIP", "NAMED", "QUOTAS", "named_status", "read_membership",
+           "select"]

@@ -1,0 +1,36 @@
+"""Labels against measured phonon frequencies (utils/datagen/experiment.py, data/reference/measured_phonons.csv)."""
+import pytest
+
+from utils.datagen import experiment
+
+
+def test_reference_table_reads_and_is_sane():
+    rows = experiment.read_measured()
+    assert len(rows) >= 10
+    assert len({(r["formula"], r["prototype"]) for r in rows}) == len(rows)
+    for r in rows:
+        assert 1.0 < r["nu_max_THz"] < 45.0 and 0 < r["uncertainty_THz"] < 0.1 * r["nu_max_THz"], r
+        assert r["measurement"] and r["point"]
+    si = next(r for r in rows if r["formula"] == "Si")
+    assert si["nu_max_cm1"] == pytest.approx(517.0, abs=2.0)      # Raman line of Si: 520 cm⁻¹ at 300 K
+
+
+def test_compare_matches_known_records_only():
+    measured = [dict(formula="Si", prototype="diamond", nu_max_THz=15.5, uncertainty_THz=0.1, point="Gamma",
+                     measurement="x", nu_max_cm1=15.5 * experiment.THZ_TO_CM1)]
+    records = [dict(id="sub", formula="Si", prototype="diamond", origin="substituted", ok=True, max_freq_cm1=600.0),
+               dict(id="k", formula="Si", prototype="diamond", origin="known", ok=True, max_freq_cm1=490.0),
+               dict(id="f", formula="Si", prototype="diamond", origin="known", ok=False)]
+    (row,) = experiment.compare_with_experiment(records, measured)
+    assert row["id"] == "k" and row["ratio"] == pytest.approx(490.0 / (15.5 * experiment.THZ_TO_CM1))
+    s = experiment.summarize([row])
+    assert s["n"] == 1 and s["n_soft_10pct"] == 0
+    (row,) = experiment.compare_with_experiment([], measured)
+    assert row["label_cm1"] is None and experiment.summarize([row]) == dict(n=0)
+
+
+def test_bad_reference_file_names_the_row(tmp_path):
+    bad = tmp_path / "m.csv"
+    bad.write_text("# c\nformula,prototype,nu_max_THz,uncertainty_THz,point,measurement\nAl,fcc,nine,0.1,X,y\n")
+    with pytest.raises(ValueError, match=r"m\.csv.*'Al'.*nu_max_THz"):
+        experiment.read_measured(bad)
