@@ -23,7 +23,7 @@ LAYERS = [
     ("compute on arrays", ["utils.graphs", "utils.model", "utils.plot", "utils.distributed"]),
     # below the readers only because utils.data.pack (the build-time packer) still reads the label store
     ("produce labels", ["utils.datagen", "utils.datagen._worker", "utils.datagen.label", "utils.datagen.filters",
-                        "utils.datagen.prototypes", "utils.datagen.known", "utils.datagen.benchmark",
+                        "utils.datagen.prototypes", "utils.datagen.known", "utils.datagen.benchmark", "utils.datagen.experiment",
                         "utils.datagen.runner", "utils.datagen.cluster", "utils.datagen.convergence",
                         "utils.datagen.cli", "utils.datagen.__main__"]),
     ("read shipped files", ["utils.checkpoint", "utils.data"]),
