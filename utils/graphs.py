@@ -44,6 +44,8 @@ import torch
 import vesin
 from torch_geometric.data import Data
 
+from .elements import N_ELEMENTS   # 118: length of the one-hot vectors, index Z-1 (re-exported)
+
 __all__ = [
     "GraphError",
     "N_ELEMENTS",
@@ -55,7 +57,6 @@ __all__ = [
     "average_neighbors",
 ]
 
-N_ELEMENTS = 118  # length of the one-hot vectors: index Z-1 for Z = 1 (H) ... 118 (Og)
 OVER_OCCUPANCY_TOLERANCE = 1e-6  # a site's occupancies may sum to at most 1 + this
 VACANCY_TOLERANCE = 1e-3  # sums in [1 - this, 1] count as fully occupied (CIF rounding, 3 x 0.333)
 MIN_VOLUME_A3 = 1e-6  # |det(cell)| below this (Å^3) is a flat, unusable cell
