@@ -12,10 +12,10 @@ Example:
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["setup", "is_fast", "wants_training", "__version__"]
+__all__ = ["setup", "flag", "is_fast", "wants_training", "__version__"]
 
 
-from ._env import is_fast, wants_training   # the environment switches (FAST, TRAIN, TQDM_DISABLE): utils/_env.py
+from ._env import flag, is_fast, wants_training   # the environment switches (FAST, TRAIN, …): utils/_env.py
 
 
 def _inline_figures() -> None:
