@@ -1,9 +1,10 @@
 """Shared code of the phonon-DoS-with-e3nn notebook series.
 
 Modules import one way, in layers (docs/DESIGN.md draws the graph, tests/test_import_graph.py checks it):
-``_env``/``_io`` → ``thermo`` → ``spectra`` (grids, units, metrics) → ``graphs``/``model``/``plot`` → ``datagen`` →
-``checkpoint``/``data`` → ``train``/``predict`` → ``baselines``/``experiments``. Importing ``utils`` has no side
-effects: no rcParams changes, no prints, no downloads.
+``_env``/``_io`` → ``thermo`` → ``spectra``/``elements`` (grids, units, metrics, element data) → ``graphs``/``model``/
+``plot``/``partial_dos``/``alloys`` → ``datagen`` → ``checkpoint``/``data`` → ``train``/``predict`` → ``claims`` (the
+evidence; its old names ``baselines``/``experiments`` re-export it). Importing ``utils`` has no side effects: no rcParams
+changes, no prints, no downloads.
 
 Example:
     >>> import utils
