@@ -40,6 +40,8 @@ def virtual_crystal(end_a, end_b, x: float, max_shift: float = 0.08):
         >>> s = virtual_crystal(si, ge, 0.25)
         >>> round(s.lattice.a, 4), {str(k): v for k, v in s[0].species.items()}
         (5.4875, {'Si': 0.75, 'Ge': 0.25})
+
+    Taught in notebook 05 §5.
     """
     from pymatgen.core import Lattice, Structure
 

@@ -46,6 +46,8 @@ def element_partial_dos(per_atom: np.ndarray, occupancy: np.ndarray) -> dict[str
         >>> pd = element_partial_dos(np.array([[1.0, 0.0], [0.0, 1.0]]), occ)
         >>> {k: v.tolist() for k, v in pd.items()}
         {'Na': [0.5, 0.0], 'Cl': [0.0, 0.5]}
+
+    Taught in notebook 05 §1.
     """
     per_atom = np.asarray(per_atom, float)          # (N, G)
     occupancy = np.asarray(occupancy, float)        # (N, 118)
@@ -75,6 +77,8 @@ def coarse_from_fine(fine_freq_cm1, fine_dos, freq_cm1=None, sigma_fine_cm1: flo
         >>> c = coarse_from_fine(ff, g); f = np.linspace(0, 1000, 51)
         >>> round(float(f[np.argmax(c)])), round(float(np.trapezoid(c, f) / np.trapezoid(g, ff)), 3)
         (500, 1.0)
+
+    Taught in notebook 05 §2.
     """
     if freq_cm1 is None:
         freq_cm1 = FREQ_CM1
@@ -102,6 +106,8 @@ def label_partial_dos(material, freq_cm1=None) -> tuple[np.ndarray, dict[str, np
 
     Raises:
         ValueError: the material has no fine DoS (the original tutorial's data has none).
+
+    Taught in notebook 05 §2.
     """
     if material.fine_dos is None or not material.pdos:
         raise ValueError(f"{material.id}: no fine DoS / per-element DoS (load_dataset() has them; "
@@ -120,6 +126,8 @@ def composition_baseline(total, composition: dict[str, float]) -> dict[str, np.n
 
         >>> {k: v.tolist() for k, v in composition_baseline(np.array([0.0, 1.0]), {"Na": 0.5, "Cl": 0.5}).items()}
         {'Na': [0.0, 0.5], 'Cl': [0.0, 0.5]}
+
+    Taught in notebook 05 §4.
     """
     total = np.asarray(total, float)
     return {el: c * total for el, c in composition.items()}
@@ -129,6 +137,8 @@ def weight_fractions(freq_cm1, pdos: dict[str, np.ndarray]) -> dict[str, float]:
     """Share of the modes on each element, ∫g_E dω / Σ_E' ∫g_E' dω (dimensionless, sums to 1).
 
     For exact phonons this is the atom fraction n_E/N (each atom carries 3 modes' worth of |e|²).
+
+    Taught in notebook 05 §4.
     """
     areas = {el: float(np.trapezoid(np.clip(v, 0, None), freq_cm1)) for el, v in pdos.items()}
     total = sum(areas.values())
@@ -146,6 +156,8 @@ def partial_dos_scores(freq_cm1, predicted: dict[str, np.ndarray], labelled: dic
     and for the material: ``misassigned``: ½ Σ_E ∫|φ_E^pred − φ_E^label| g^label dω / ∫g^label, with
     φ_E = g_E / g the element's share at each frequency — the fraction of the (labelled) modes attributed
     to the wrong element (0 = perfect, 1 = all wrong).
+
+    Taught in notebook 05 §4.
     """
 
     f = np.asarray(freq_cm1, float)

@@ -329,6 +329,8 @@ def predict_structures(structures: Sequence[Any], model=None, meta: dict | None 
         >>> r, = predict_structures([bulk("NaCl", "rocksalt", a=5.64)])     # doctest: +SKIP
         >>> bool(np.allclose(sum(r["pdos"].values()), r["dos"], atol=1e-5))  # doctest: +SKIP
         True
+
+    Taught in notebook 05 §1 (your own crystal: §6).
     """
     import torch
     from ase.data import chemical_symbols

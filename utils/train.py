@@ -168,6 +168,8 @@ def train(model, train_graphs, valid_graphs, cfg: TrainConfig, checkpoint_dir: s
         TrainingError: no validation graphs (the best-validation weights would be meaningless), or the loss
             became NaN/inf (names the epoch and the learning rate).
         CheckpointError: ``state.pt`` is unreadable, not a plain tensor file, or from a run on other data.
+
+    Taught in notebook 03 §9.
     """
     from torch_geometric.loader import DataLoader
 
@@ -419,6 +421,8 @@ def fit_default(out=None, version=None, model_config: ModelConfig | None = None,
     Raises:
         TrainingError, CheckpointError, utils.data.DataError, utils.graphs.GraphError: with a message naming the
         folder, file or material and what to do.
+
+    Taught in notebook 03 §9.
     """
     from . import data as data_mod
 

@@ -43,6 +43,8 @@ def mean_dos_baseline(train_dos: np.ndarray, normalize: bool = True) -> np.ndarr
 
         >>> mean_dos_baseline(np.array([[0.0, 1.0], [1.0, 0.5]]))
         array([0.66666667, 1.        ])
+
+    Taught in notebook 03 §12.
     """
     train_dos = np.asarray(train_dos, dtype=float)
     if train_dos.ndim != 2 or len(train_dos) == 0:
@@ -99,6 +101,8 @@ class CompositionMLP(nn.Module):
         >>> model = CompositionMLP(CompositionConfig(hidden=(32,)))
         >>> model(structure_to_graph(bulk("NaCl", "rocksalt", a=5.64))).shape
         torch.Size([1, 51])
+
+    Taught in notebook 03 §12 (again in 07 §4).
     """
 
     def __init__(self, config: CompositionConfig | None = None, **overrides: Any) -> None:
@@ -173,6 +177,8 @@ class NonEquivariantNetwork(nn.Module):
         >>> model = NonEquivariantNetwork(hidden=16, num_neighbors=18.0)
         >>> model(structure_to_graph(bulk("NaCl", "rocksalt", a=5.64))).shape   # (n_crystals, out_dim)
         torch.Size([1, 51])
+
+    Taught in notebook 07 §3.
     """
 
     def __init__(self, config: NonEquivariantConfig | None = None, **overrides: Any) -> None:

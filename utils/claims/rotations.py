@@ -120,6 +120,8 @@ def rotation_spread(model: nn.Module, graphs: Sequence, n_rotations: int = 20, s
         >>> g = structure_to_graph(bulk("ZnO", "wurtzite", a=3.25, c=5.21))
         >>> float(rotation_spread(PeriodicNetwork(em_dim=8, mul=4, num_neighbors=12.0), [g])[0]) < 1e-5
         True
+
+    Taught in notebook 07 §3.
     """
     pred = rotated_predictions(model, graphs, n_rotations, seed, batch_size).astype(np.float64)
     return pred.std(axis=1).max(axis=1)  # (n_graphs,)

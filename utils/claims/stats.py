@@ -39,6 +39,8 @@ def verdict(lower: dict, higher: dict) -> dict:
         'held'
         >>> verdict(dict(mean=1.0, std=0.4, n=3), dict(mean=1.5, std=0.4, n=3))["outcome"]
         'inconclusive'
+
+    Taught in notebook 05 §4 (the 2σ rule of notebook 07 §1).
     """
     diff = higher["mean"] - lower["mean"]
     sigma = math.hypot(lower["std"], higher["std"])
