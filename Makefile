@@ -61,7 +61,7 @@ data-summary: $(STAMP) ## one JSON line describing the embedded dataset
 	$(BIN)/python -m utils.data --summary
 
 experiments: $(STAMP) ## test the slides' claims (notebook 07) → data/experiments/claims_full.json (≈ 45 min; BUDGET=tiny: minutes)
-	$(BIN)/python scripts/experiments.py --budget $(or $(BUDGET),full) --workers 2
+	$(BIN)/python -m utils.claims experiments --budget $(or $(BUDGET),full) --workers 2
 
 bench: $(STAMP) ## benchmarks/ → benchmarks/results.md and results.json
 	$(BIN)/python benchmarks/run.py

@@ -42,9 +42,10 @@ def test_docstring_examples_hold(monkeypatch):
 def test_no_other_module_reads_the_switches_itself():
     """Every FAST / TRAIN / TQDM_DISABLE check goes through utils._env (the four hand-written checks disagreed on
     what `false` means)."""
-    pattern = re.compile(r"""(environ\.get|getenv|environ\[)\(?\s*["'](FAST|TRAIN|TQDM_DISABLE)["']""")
+    pattern = re.compile(r"""(environ\.get|getenv|environ\[)\(?\s*["'](FAST|TRAIN|TQDM_DISABLE|RUN_EXPERIMENTS)["']""")
     files = [p for p in sorted((ROOT / "utils").rglob("*.py")) if p.name != "_env.py"]
     files += sorted((ROOT / "scripts").glob("*.py")) + sorted((ROOT / "benchmarks").glob("*.py"))
+    files += sorted((ROOT / "notebooks" / "src").glob("*.py"))     # notebooks read switches with utils.flag()
     offenders = [f"{p.relative_to(ROOT)}:{i}" for p in files
                  for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
     assert not offenders, f"read the switch with utils._env.flag() instead: {offenders}"

@@ -1,9 +1,10 @@
 """Shared code of the phonon-DoS-with-e3nn notebook series.
 
 Modules import one way, in layers (docs/DESIGN.md draws the graph, tests/test_import_graph.py checks it):
-``_env``/``_io`` → ``thermo`` → ``spectra`` (grids, units, metrics) → ``graphs``/``model``/``plot`` → ``datagen`` →
-``checkpoint``/``data`` → ``train``/``predict`` → ``baselines``/``experiments``. Importing ``utils`` has no side
-effects: no rcParams changes, no prints, no downloads.
+``_env``/``_io`` → ``thermo`` → ``spectra``/``elements`` (grids, units, metrics, element data) → ``graphs``/``model``/
+``plot``/``partial_dos``/``alloys`` → ``datagen`` → ``checkpoint``/``data`` → ``train``/``predict`` → ``claims`` (the
+evidence; its old names ``baselines``/``experiments`` re-export it). Importing ``utils`` has no side effects: no rcParams
+changes, no prints, no downloads.
 
 Example:
     >>> import utils
@@ -12,10 +13,10 @@ Example:
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["setup", "is_fast", "wants_training", "__version__"]
+__all__ = ["setup", "flag", "is_fast", "wants_training", "__version__"]
 
 
-from ._env import is_fast, wants_training   # the environment switches (FAST, TRAIN, TQDM_DISABLE): utils/_env.py
+from ._env import flag, is_fast, wants_training   # the environment switches (FAST, TRAIN, …): utils/_env.py
 
 
 def _inline_figures() -> None:

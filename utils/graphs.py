@@ -44,6 +44,8 @@ import torch
 import vesin
 from torch_geometric.data import Data
 
+from .elements import N_ELEMENTS   # 118: length of the one-hot vectors, index Z-1 (re-exported)
+
 __all__ = [
     "GraphError",
     "N_ELEMENTS",
@@ -55,7 +57,6 @@ __all__ = [
     "average_neighbors",
 ]
 
-N_ELEMENTS = 118  # length of the one-hot vectors: index Z-1 for Z = 1 (H) ... 118 (Og)
 OVER_OCCUPANCY_TOLERANCE = 1e-6  # a site's occupancies may sum to at most 1 + this
 VACANCY_TOLERANCE = 1e-3  # sums in [1 - this, 1] count as fully occupied (CIF rounding, 3 x 0.333)
 MIN_VOLUME_A3 = 1e-6  # |det(cell)| below this (Å^3) is a flat, unusable cell
@@ -171,6 +172,8 @@ def occupancy_onehot(numbers_or_occupancies: Sequence[Any], dtype: torch.dtype =
         >>> occupancy_onehot([11, {"Sb": 0.5, "Bi": 0.5}])[:, [10, 50, 82]]
         tensor([[1.0000, 0.0000, 0.0000],
                 [0.0000, 0.5000, 0.5000]])
+
+    Taught in notebook 02 §5.
     """
     sites = _site_occupancies(numbers_or_occupancies)
     encoding = torch.zeros(len(sites), N_ELEMENTS, dtype=torch.float64)  # (n_sites, 118)
@@ -199,6 +202,8 @@ def mass_weighted_onehot(numbers_or_occupancies: Sequence[Any], dtype: torch.dty
         >>> mass_weighted_onehot([11, 17])[:, [10, 16]]
         tensor([[22.9898,  0.0000],
                 [ 0.0000, 35.4500]])
+
+    Taught in notebook 02 §5.
     """
     occupancy = occupancy_onehot(numbers_or_occupancies, dtype=torch.float64)  # (n_sites, 118)
     masses_u = torch.tensor(ase.data.atomic_masses[1 : N_ELEMENTS + 1], dtype=torch.float64)  # (118,)
@@ -271,6 +276,8 @@ def periodic_edges(
         >>> src, dst, shift, vec = periodic_edges(np.zeros((1, 3)), 2.0 * np.eye(3), r_max=2.0)
         >>> len(src), shift.tolist()[:2]   # the 6 nearest images of the single atom
         (6, [[-1, 0, 0], [0, -1, 0]])
+
+    Taught in notebook 02 §2.
     """
     positions = np.asarray(positions, dtype=np.float64)  # (n_atoms, 3)
     cell = np.asarray(cell, dtype=np.float64)  # (3, 3)
@@ -366,6 +373,8 @@ def structure_to_graph(
         >>> g = structure_to_graph(bulk("ZnO", "wurtzite", a=3.25, c=5.2), r_max=4.0, material_id="ZnO")
         >>> g.x.shape, g.lattice.shape, g.material_id
         (torch.Size([4, 118]), torch.Size([1, 3, 3]), 'ZnO')
+
+    Taught in notebook 02 §6.
     """
     positions, cell, raw_sites = structure_arrays(structure)
     if not raw_sites:
@@ -448,6 +457,8 @@ def average_neighbors(graphs: Sequence[Data]) -> float:
         >>> from ase.build import bulk
         >>> average_neighbors([structure_to_graph(bulk("NaCl", "rocksalt", a=5.64))])
         18.0
+
+    Taught in notebook 02 §7.
     """
     n_edges = sum(int(graph.edge_index.shape[1]) for graph in graphs)
     n_nodes = sum(int(graph.num_nodes) for graph in graphs)

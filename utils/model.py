@@ -133,6 +133,8 @@ def smooth_cutoff(x: torch.Tensor) -> torch.Tensor:
 
         >>> smooth_cutoff(torch.tensor([0.0, 0.5, 0.75, 1.0, 1.5]))
         tensor([1.0000, 1.0000, 0.5000, 0.0000, 0.0000])
+
+    Taught in notebook 03 §3.
     """
     u = (2 * (x - 1)).clamp(-1.0, 0.0)
     return (1 - torch.cos(math.pi * u)) / 2
@@ -145,6 +147,8 @@ def tp_path_exists(irreps_in1, irreps_in2, ir_out) -> bool:
 
         >>> tp_path_exists("4x0e", "0e + 1o", "1o"), tp_path_exists("4x0e", "0e + 1o", "1e")
         (True, False)
+
+    Taught in notebook 03 §4.
     """
     irreps_in1 = o3.Irreps(irreps_in1).simplify()
     irreps_in2 = o3.Irreps(irreps_in2).simplify()
@@ -298,6 +302,8 @@ class Convolution(nn.Module):
         ...            torch.randint(n, (e,)), torch.randn(e, 4), torch.randn(e, 10))
         >>> out.shape
         torch.Size([3, 16])
+
+    Taught in notebook 03 §5.
     """
 
     def __init__(
@@ -374,7 +380,10 @@ class Convolution(nn.Module):
 
 
 class GatedConvolution(nn.Module):
-    """A :class:`Convolution` followed by an ``e3nn.nn.Gate`` nonlinearity (one hidden layer)."""
+    """A :class:`Convolution` followed by an ``e3nn.nn.Gate`` nonlinearity (one hidden layer).
+
+    Taught in notebook 03 §6.
+    """
 
     def __init__(self, conv: Convolution, gate: Gate) -> None:
         super().__init__()
@@ -390,7 +399,10 @@ class GatedConvolution(nn.Module):
 
 
 class NodeFeatures(NamedTuple):
-    """Node features of one stage of the network, for visualization."""
+    """Node features of one stage of the network, for visualization.
+
+    Taught in notebook 04 §1.
+    """
 
     name: str  # "embedding", "layer 1", ..., "output"
     irreps: o3.Irreps
@@ -414,6 +426,8 @@ class PeriodicNetwork(nn.Module):
         >>> total, per_atom = model(graph, return_per_atom=True)
         >>> total.shape, per_atom.shape, bool(torch.allclose(per_atom.mean(0), total[0]))
         (torch.Size([1, 51]), torch.Size([2, 51]), True)
+
+    Taught in notebook 03 §8 (built by hand in §2–7).
     """
 
     def __init__(self, config: ModelConfig | None = None, **overrides: Any) -> None:

@@ -146,6 +146,31 @@ def plot_network_diagram(model, ax=None):
     return ax
 
 
+def draw_cell(ax, cell, color="0.6", lw: float = 0.8):
+    """Draw the 12 edges of the parallelepiped spanned by the rows of ``cell`` (Å) on a 3-D ``ax``; returns the
+    ``Line3DCollection`` (the axis limits grow to include the cell). Used in notebooks 02 §3 and 04 §4.
+
+    Corners are the 8 points n·cell with n ∈ {0, 1}³; an edge joins two corners that differ in one lattice vector.
+
+    Example:
+        >>> import matplotlib.pyplot as plt
+        >>> ax = plt.figure().add_subplot(projection="3d")
+        >>> _ = draw_cell(ax, np.eye(3) * 4.0)             # a 4 Å cube
+        >>> bool(np.ptp(ax.get_xlim()) >= 4.0)           # the limits grew to hold it
+        True
+    """
+    import itertools
+
+    from mpl_toolkits.mplot3d.art3d import Line3DCollection
+
+    corners = np.array(list(itertools.product([0, 1], repeat=3)))  # (8, 3) fractional
+    pairs = [(p, q) for p in range(8) for q in range(p + 1, 8) if np.abs(corners[p] - corners[q]).sum() == 1]
+    segments = [corners[[p, q]] @ np.asarray(cell, float) for p, q in pairs]  # 12 × (2, 3) Å
+    lines = Line3DCollection(segments, colors=color, lw=lw)
+    ax.add_collection3d(lines)
+    return lines
+
+
 def save_figure(fig, name: str, folder: str | Path | None = None) -> Path:
     """Save `fig` as PNG under the repository's figures/ folder (or `folder`); returns the path.
 

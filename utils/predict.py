@@ -12,14 +12,12 @@ the total exactly (notebook 05):
 Functions:
 
 * :func:`predict_structures` — pymatgen ``Structure`` / ase ``Atoms`` → dicts with the DoS on the model
-  grid, partial DoS by element, C_V(300 K), DoS peaks and flags (``n_hot``, ``unseen_elements``).
-* :func:`coarse_from_fine` / :func:`label_partial_dos` — the per-element projected DoS *labels* of the
-  dataset (fine grid, σ = 5 cm⁻¹) re-broadened and sampled on the 51-point target grid (σ = 20 cm⁻¹),
-  normalized like the total target (max of the total = 1, Σ_E = total).
-* :func:`partial_dos_scores`, :func:`composition_baseline`, :func:`weight_fractions`,
-  :func:`mean_frequency`, :func:`peak_positions` — compare predicted and labelled partial DoS.
-* :func:`virtual_crystal` — a substitutional alloy A₁₋ₓBₓ as *one* cell with mixed sites (N-hot input),
-  lattice and positions interpolated linearly between two end members (Vegard's law).
+  grid, partial DoS by element (:func:`utils.partial_dos.element_partial_dos`), C_V(300 K), DoS peaks
+  (:func:`peak_positions`) and flags (``n_hot``, ``unseen_elements``, ``geometry_warning``).
+* :func:`read_structures`, :func:`load_model`, :func:`plot_prediction`, :func:`format_summary`.
+* re-exported for notebook 05: the partial-DoS labels and scores of :mod:`utils.partial_dos`
+  (:func:`coarse_from_fine`, :func:`label_partial_dos`, :func:`partial_dos_scores`, :func:`weight_fractions`,
+  :func:`composition_baseline`), :func:`utils.alloys.virtual_crystal` and :func:`utils.spectra.mean_frequency`.
 * a command line::
 
       python -m utils.predict my.cif POSCAR [--plot dos.png] [--json] [--checkpoint DIR] [--max-atoms 200]
@@ -47,7 +45,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .spectra import COARSE_SIGMA_CM1, FINE_FREQ_CM1, FINE_SIGMA_CM1, FREQ_CM1, mean_frequency, wasserstein_cm1
+from .alloys import virtual_crystal  # noqa: F401  (re-exported: taught with prediction in notebook 05 §5)
+from .partial_dos import (SIGMA_COARSE_CM1, SIGMA_FINE_CM1, composition_baseline,  # noqa: F401  (re-exported)
+                          coarse_from_fine, element_partial_dos, label_partial_dos, partial_dos_scores,
+                          weight_fractions)
+from .spectra import FREQ_CM1, mean_frequency
 
 __all__ = [
     "PredictError", "read_structure", "read_structures", "load_model", "predict_structures", "element_partial_dos",
@@ -56,8 +58,6 @@ __all__ = [
     "SIGMA_FINE_CM1", "SIGMA_COARSE_CM1", "DEFAULT_MAX_ATOMS", "DEFAULT_MAX_EDGES", "geometry_warning",
 ]
 
-SIGMA_FINE_CM1 = FINE_SIGMA_CM1      # Gaussian broadening of the dataset's fine DoS / per-element DoS (5 cm⁻¹)
-SIGMA_COARSE_CM1 = COARSE_SIGMA_CM1  # Gaussian broadening of the 51-point target (20 cm⁻¹)
 DEFAULT_MAX_ATOMS = 200  # CLI: larger cells are refused (memory and time grow with the number of edges)
 FULL_OCCUPANCY = 1 - 1e-6  # occupancies below this count as partial ("N-hot" site)
 # Edges (ordered neighbour pairs within r_max) per structure: memory of a forward pass grows with them. The
@@ -205,37 +205,6 @@ def load_model(checkpoint: str | Path | None = None):
 
 
 # ------------------------------------------------------------------------------------------ prediction
-def element_partial_dos(per_atom: np.ndarray, occupancy: np.ndarray) -> dict[str, np.ndarray]:
-    """Partial DoS by element from per-atom outputs: g_E = (1/N) Σ_a occ_a(E) g_a.
-
-    Args:
-        per_atom: (N, n_grid) per-atom outputs (``PeriodicNetwork(..., return_per_atom=True)``), scaled so
-            that their mean over atoms is the max-normalized total.
-        occupancy: (N, 118) occupancy one-hot (the graph's ``node_attr``): 1 at index Z−1 for an ordered
-            site, occ_c for each element c of a partially occupied site.
-    Returns:
-        {element symbol: (n_grid,)}, elements in order of Z; the values add up to ``per_atom.mean(0)``
-        whenever every site is fully occupied (Σ_c occ_c = 1). A mixed site's output is shared among its
-        elements in proportion to their occupancies (the network has one output per site, so the
-        elements of one mixed site get the same *shape*).
-
-    Example::
-
-        >>> occ = np.zeros((2, 118)); occ[0, 10] = occ[1, 16] = 1.0          # Na, Cl
-        >>> pd = element_partial_dos(np.array([[1.0, 0.0], [0.0, 1.0]]), occ)
-        >>> {k: v.tolist() for k, v in pd.items()}
-        {'Na': [0.5, 0.0], 'Cl': [0.0, 0.5]}
-    """
-    from ase.data import chemical_symbols
-
-    per_atom = np.asarray(per_atom, float)          # (N, G)
-    occupancy = np.asarray(occupancy, float)        # (N, 118)
-    n = per_atom.shape[0]
-    weights = occupancy.T @ per_atom / n            # (118, G)
-    present = np.flatnonzero(occupancy.sum(axis=0) > 0)
-    return {chemical_symbols[z + 1]: weights[z] for z in present}
-
-
 def _model_grid(model, meta: dict | None) -> np.ndarray:
     if meta and meta.get("freq_cm1") is not None:
         return np.asarray(meta["freq_cm1"], float)
@@ -360,6 +329,8 @@ def predict_structures(structures: Sequence[Any], model=None, meta: dict | None 
         >>> r, = predict_structures([bulk("NaCl", "rocksalt", a=5.64)])     # doctest: +SKIP
         >>> bool(np.allclose(sum(r["pdos"].values()), r["dos"], atol=1e-5))  # doctest: +SKIP
         True
+
+    Taught in notebook 05 §1 (your own crystal: §6).
     """
     import torch
     from ase.data import chemical_symbols
@@ -452,217 +423,6 @@ def peak_positions(freq_cm1, dos, prominence: float = 0.1, max_peaks: int = 4) -
         else:
             out.append(float(f[i]))
     return out
-
-
-# -------------------------------------------------------------------------------- labels on the model grid
-def coarse_from_fine(fine_freq_cm1, fine_dos, freq_cm1=None, sigma_fine_cm1: float = SIGMA_FINE_CM1,
-                     sigma_coarse_cm1: float = SIGMA_COARSE_CM1) -> np.ndarray:
-    """Re-broaden a fine DoS (Gaussian σ_fine) to σ_coarse and sample it on the coarse grid.
-
-    Gaussians add in quadrature, so convolving the σ_fine spectrum with one more Gaussian of
-    σ_extra = √(σ_coarse² − σ_fine²) (= 19.4 cm⁻¹ for 20 and 5) gives the σ_coarse spectrum of the
-    51-point target:  g_c(ω_k) = Σ_j g_f(ω_j) G_σextra(ω_k − ω_j) Δω_j  (trapezoid weights Δω_j).
-
-    Args:
-        fine_freq_cm1: (M,) fine grid (cm⁻¹); fine_dos: (..., M) any normalization (rows are independent).
-        freq_cm1: (G,) target grid; default the 51-point 0–1000 cm⁻¹ grid.
-    Returns:
-        (..., G) array, same normalization as the input (area preserved, up to the grid's ends).
-
-    Example::
-
-        >>> ff = np.arange(1001) * 2.0; g = np.exp(-0.5 * ((ff - 500) / 5) ** 2)
-        >>> c = coarse_from_fine(ff, g); f = np.linspace(0, 1000, 51)
-        >>> round(float(f[np.argmax(c)])), round(float(np.trapezoid(c, f) / np.trapezoid(g, ff)), 3)
-        (500, 1.0)
-    """
-    if freq_cm1 is None:
-        freq_cm1 = FREQ_CM1
-    ff = np.asarray(fine_freq_cm1, float)               # (M,)
-    fc = np.asarray(freq_cm1, float)                    # (G,)
-    if not sigma_coarse_cm1 > sigma_fine_cm1 >= 0:
-        raise ValueError(f"need sigma_coarse_cm1 > sigma_fine_cm1 >= 0, got {sigma_coarse_cm1}, {sigma_fine_cm1}")
-    sigma = math.sqrt(sigma_coarse_cm1 ** 2 - sigma_fine_cm1 ** 2)
-    step = np.gradient(ff)                              # (M,) trapezoid weights
-    step[[0, -1]] = np.diff(ff)[[0, -1]] / 2
-    kernel = np.exp(-0.5 * ((fc[:, None] - ff[None, :]) / sigma) ** 2) / (sigma * math.sqrt(2 * math.pi))
-    return np.asarray(fine_dos, float) @ (kernel * step).T          # (..., G)
-
-
-def label_partial_dos(material, freq_cm1=None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Labelled total and per-element DoS of a dataset material on the model grid, normalized alike.
-
-    Both come from the fine, σ = 5 cm⁻¹ spectra of ``material.fine_dos`` / ``material.pdos`` via
-    :func:`coarse_from_fine`, then are divided by the maximum of the total: max(total) = 1 and
-    Σ_E pdos_E = total, the normalization of the network's output and of ``material.dos`` (which the
-    re-broadened total reproduces to within a few 10⁻³).
-
-    Returns:
-        ``(total (G,), {element: (G,)})``.
-
-    Raises:
-        ValueError: the material has no fine DoS (the original tutorial's data has none).
-    """
-    if material.fine_dos is None or not material.pdos:
-        raise ValueError(f"{material.id}: no fine DoS / per-element DoS (load_dataset() has them; "
-                         "the original tutorial's data does not)")
-    elements = list(material.pdos)
-    coarse = coarse_from_fine(FINE_FREQ_CM1, np.stack([material.pdos[e] for e in elements]), freq_cm1)  # (E, G)
-    total = coarse.sum(axis=0)
-    scale = total.max()
-    return total / scale, {e: row / scale for e, row in zip(elements, coarse)}
-
-
-def composition_baseline(total, composition: dict[str, float]) -> dict[str, np.ndarray]:
-    """The naive partial DoS: the total split by atom fractions, g_E = c_E · g (same shape for every element).
-
-    Example::
-
-        >>> {k: v.tolist() for k, v in composition_baseline(np.array([0.0, 1.0]), {"Na": 0.5, "Cl": 0.5}).items()}
-        {'Na': [0.0, 0.5], 'Cl': [0.0, 0.5]}
-    """
-    total = np.asarray(total, float)
-    return {el: c * total for el, c in composition.items()}
-
-
-def weight_fractions(freq_cm1, pdos: dict[str, np.ndarray]) -> dict[str, float]:
-    """Share of the modes on each element, ∫g_E dω / Σ_E' ∫g_E' dω (dimensionless, sums to 1).
-
-    For exact phonons this is the atom fraction n_E/N (each atom carries 3 modes' worth of |e|²).
-    """
-    areas = {el: float(np.trapezoid(np.clip(v, 0, None), freq_cm1)) for el, v in pdos.items()}
-    total = sum(areas.values())
-    return {el: (a / total if total > 0 else float("nan")) for el, a in areas.items()}
-
-
-def partial_dos_scores(freq_cm1, predicted: dict[str, np.ndarray], labelled: dict[str, np.ndarray]) -> dict:
-    """Compare a predicted partial DoS with the labelled one (both {element: (G,)} on ``freq_cm1``).
-
-    Returns a dict with, per element (dicts keyed by symbol):
-        ``wasserstein_cm1``: W₁ between the unit-area shapes of g_E^pred and g_E^label (cm⁻¹);
-        ``weight_error``: |f_E^pred − f_E^label|, f = :func:`weight_fractions`;
-        ``mean_freq_shift_cm1``: predicted and labelled ⟨ω⟩_E − ⟨ω⟩ (how far the element's modes sit from
-        the material's mean frequency; > 0: above), as pairs (pred, label);
-    and for the material: ``misassigned``: ½ Σ_E ∫|φ_E^pred − φ_E^label| g^label dω / ∫g^label, with
-    φ_E = g_E / g the element's share at each frequency — the fraction of the (labelled) modes attributed
-    to the wrong element (0 = perfect, 1 = all wrong).
-    """
-
-    f = np.asarray(freq_cm1, float)
-    elements = list(labelled)
-    missing = [el for el in elements if el not in predicted]
-    if missing:
-        raise ValueError(f"no predicted partial DoS for {missing}; predicted has {sorted(predicted)}")
-    p_total = sum(np.clip(predicted[el], 0, None) for el in elements)
-    l_total = sum(np.clip(labelled[el], 0, None) for el in elements)
-    wf_p, wf_l = weight_fractions(f, {e: predicted[e] for e in elements}), weight_fractions(f, labelled)
-    mean_p, mean_l = mean_frequency(f, p_total), mean_frequency(f, l_total)
-    out = dict(wasserstein_cm1={}, weight_error={}, mean_freq_shift_cm1={})
-    for el in elements:
-        out["wasserstein_cm1"][el] = float(wasserstein_cm1(f, labelled[el], predicted[el]))
-        out["weight_error"][el] = abs(wf_p[el] - wf_l[el])
-        out["mean_freq_shift_cm1"][el] = (mean_frequency(f, predicted[el]) - mean_p,
-                                          mean_frequency(f, labelled[el]) - mean_l)
-    safe_p = np.where(p_total > 0, p_total, 1.0)
-    safe_l = np.where(l_total > 0, l_total, 1.0)
-    mismatch = sum(np.abs(np.clip(predicted[el], 0, None) / safe_p - np.clip(labelled[el], 0, None) / safe_l)
-                   for el in elements)
-    out["misassigned"] = float(0.5 * np.trapezoid(mismatch * l_total, f) / np.trapezoid(l_total, f))
-    return out
-
-
-# ----------------------------------------------------------------------------------------------- alloys
-def virtual_crystal(end_a, end_b, x: float, max_shift: float = 0.08):
-    """A substitutional alloy A₁₋ₓBₓ as one cell with mixed sites, between two end-member cells.
-
-    The end members must describe the same arrangement of sites (e.g. the primitive cells of Mg3Sb2 and
-    Mg3Bi2). Sites are matched by fractional coordinates; lattice parameters and positions are
-    interpolated linearly (Vegard's law), and a site whose element differs between the ends becomes a mixed site
-    {el_A: 1 − x, el_B: x} — the mass-weighted "N-hot" input of the network. x = 0 and x = 1 give the
-    ordered end members. Interpolating a, b, c, α, β, γ (not the cell matrices) lets the two cells be
-    oriented differently; if their settings differ (other cell vectors), ``end_b`` is first mapped onto
-    ``end_a``'s with pymatgen's StructureMatcher (species ignored).
-
-    Args:
-        end_a, end_b: pymatgen ``Structure`` (ordered), same number of sites, same prototype.
-        x: fraction of B, 0 ≤ x ≤ 1.
-        max_shift: largest fractional-coordinate difference allowed between matched sites.
-    Returns:
-        pymatgen ``Structure`` (site order of ``end_a``).
-    Raises:
-        ValueError: the ends do not match (site count, no mapping of the sites, disordered ends).
-
-    Example::
-
-        >>> from pymatgen.core import Lattice, Structure
-        >>> si = Structure(Lattice.cubic(5.43), ["Si"], [[0, 0, 0]])
-        >>> ge = Structure(Lattice.cubic(5.66), ["Ge"], [[0, 0, 0]])
-        >>> s = virtual_crystal(si, ge, 0.25)
-        >>> round(s.lattice.a, 4), {str(k): v for k, v in s[0].species.items()}
-        (5.4875, {'Si': 0.75, 'Ge': 0.25})
-    """
-    from pymatgen.core import Lattice, Structure
-
-    if not 0.0 <= x <= 1.0:
-        raise ValueError(f"x must lie in [0, 1], got {x}")
-    if len(end_a) != len(end_b):
-        raise ValueError(f"end members have {len(end_a)} and {len(end_b)} sites; use cells of the same size")
-    if not (end_a.is_ordered and end_b.is_ordered):
-        raise ValueError("end members must be ordered structures (one element per site)")
-    end_b, match, delta = _matched_sites(end_a, end_b, max_shift)
-    species, coords = [], []
-    for i, j in enumerate(match):
-        ea, eb = end_a[i].specie.symbol, end_b[int(j)].specie.symbol
-        if ea == eb:
-            species.append({ea: 1.0})
-        else:
-            species.append({el: occ for el, occ in ((ea, 1.0 - x), (eb, x)) if occ > 0})
-        coords.append(end_a.frac_coords[i] + x * delta[i, j])
-    parameters = (1 - x) * _lattice_parameters(end_a) + x * _lattice_parameters(end_b)
-    return Structure(Lattice.from_parameters(*parameters), species, coords)
-
-
-def _lattice_parameters(structure) -> np.ndarray:
-    return np.array(structure.lattice.abc + structure.lattice.angles)   # a, b, c (Å), α, β, γ (°)
-
-
-def _site_matching(end_a, end_b, max_shift: float):
-    """(match, delta): site match[i] of end_b sits at end_a's site i + delta[i, match[i]] (fractional); or None."""
-    delta = end_b.frac_coords[None, :, :] - end_a.frac_coords[:, None, :]   # (n_a, n_b, 3)
-    delta -= np.round(delta)                                                # nearest periodic image
-    dist = np.linalg.norm(delta, axis=2)                                    # (n_a, n_b)
-    match = np.argmin(dist, axis=1)
-    if len(set(match.tolist())) != len(end_a) or dist[np.arange(len(end_a)), match].max() > max_shift:
-        return None
-    return match, delta
-
-
-def _matched_sites(end_a, end_b, max_shift: float, max_strain: float = 0.2, max_angle_deg: float = 5.0):
-    """``(end_b', match, delta)``: end_b in end_a's setting, its sites matched to end_a's.
-
-    Tried as given first; otherwise end_b is re-expressed in end_a's basis with pymatgen's StructureMatcher,
-    species ignored (the two ends differ in species by construction)."""
-    pa = _lattice_parameters(end_a)
-
-    def attempt(b):
-        pb = _lattice_parameters(b)
-        if np.abs(pb[:3] / pa[:3] - 1).max() > max_strain or np.abs(pb[3:] - pa[3:]).max() > max_angle_deg:
-            return None
-        return _site_matching(end_a, b, max_shift)
-
-    found = attempt(end_b)
-    if found is None:
-        from pymatgen.analysis.structure_matcher import FrameworkComparator, StructureMatcher
-
-        matcher = StructureMatcher(primitive_cell=False, scale=True, attempt_supercell=False,
-                                   comparator=FrameworkComparator())
-        like = matcher.get_s2_like_s1(end_a, end_b)
-        found = attempt(like) if like is not None else None
-        if found is None:
-            raise ValueError("cannot match the sites of the two end members (not even with pymatgen's "
-                             "StructureMatcher); use cells of one prototype, e.g. the primitive cells of both")
-        end_b = like
-    return (end_b, *found)
 
 
 # --------------------------------------------------------------------------------------------- output

@@ -70,7 +70,7 @@ def wasserstein_cm1(freq_cm1: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.nd
 
 
 def mean_frequency(freq_cm1, dos):
-    """First moment ω̄ = ∫ω g dω / ∫g dω (cm⁻¹) of a DoS of any normalization (taught in notebook 03).
+    """First moment ω̄ = ∫ω g dω / ∫g dω (cm⁻¹) of a DoS of any normalization (taught in notebook 03 §11).
 
     ``dos``: (n_grid,) → a float; (..., n_grid) → an array, one ω̄ per row. Negative values count as 0; a DoS of
     zero area gives NaN.
@@ -108,6 +108,8 @@ def dos_metrics(freq_cm1: np.ndarray, target: np.ndarray, prediction: np.ndarray
     """MSE, MAE, R² (over all grid points), mean Wasserstein distance (cm⁻¹) and mean |ΔC_V(T)|/C_V (%).
 
     The metrics stored with a checkpoint (``model.json``) and in every results file; target, prediction: (n, n_grid).
+
+    Taught in notebook 03 §11.
     """
     target, prediction = np.asarray(target, float), np.asarray(prediction, float)
     err = prediction - target

@@ -590,6 +590,8 @@ def heat_capacity(freq_cm1, dos, temperature_K, n_atoms: int | None = None,
     >>> f = np.linspace(0, 300, 1501)
     >>> round(float(heat_capacity(f, debye_dos(f, 300.0), 5000.0)), 2)  # ≈ 3R(1 − (Θ_D/T)²/20)
     24.93
+
+    Taught in notebook 06 §2.
     """
     f, g = ensure_grid(freq_cm1, dos)
     scale = _heat_capacity_scale(per, n_atoms)
@@ -805,6 +807,8 @@ def thermal_conductivity(heat_capacity_J_per_m3K, velocity_m_s, mean_free_path_m
 
     >>> round(float(thermal_conductivity(2.4e6, 3500.0, 1e-8)), 1)
     28.0
+
+    Taught in notebook 06 §3.
     """
     c = np.asarray(heat_capacity_J_per_m3K, dtype=float)
     v = np.asarray(velocity_m_s, dtype=float)
@@ -832,6 +836,8 @@ def dos_overlap(freq_cm1, dos_a, dos_b) -> np.ndarray:
     >>> f = np.linspace(0, 10, 11)
     >>> round(float(np.trapezoid(dos_overlap(f, np.ones(11), np.ones(11)), f)), 6)
     1.0
+
+    Taught in notebook 06 §4.
     """
     f, ga = ensure_grid(freq_cm1, dos_a, "dos_a")
     _, gb = ensure_grid(f, dos_b, "dos_b")
@@ -850,6 +856,8 @@ def propagation_energy(freq_cm1, dos_a, dos_b) -> float:
     >>> f = np.linspace(0, 10, 11); g = np.ones(11)
     >>> round(propagation_energy(f, g, g), 6)
     5.0
+
+    Taught in notebook 06 §4.
     """
     f = _as_finite_1d(freq_cm1, "freq_cm1")
     g_ov = dos_overlap(f, dos_a, dos_b)
@@ -923,6 +931,8 @@ def eph_lambda(freq_cm1, dos, alpha2: Alpha2, sigma_cm1: float | None = None) ->
     >>> f = np.linspace(0, 300, 3001)
     >>> round(eph_lambda(f, debye_dos(f, 300.0), alpha2=100.0), 6)   # 3·100/300
     1.0
+
+    Taught in notebook 06 §5.
     """
     _, w = _eliashberg_weight(freq_cm1, dos, alpha2, sigma_cm1)
     return float(np.sum(w))
@@ -1051,6 +1061,8 @@ def mcmillan_tc(omega_log_K: float, lam: float, mu_star: float = 0.1) -> float:
 
     >>> round(mcmillan_tc(300.0, 1.0, 0.1), 3)   # 250 K · exp(−2.08/0.838)
     20.892
+
+    Taught in notebook 06 §5.
     """
     wlog = _positive_scalar(omega_log_K, "omega_log_K")
     _, _, expo = _tc_exponent(lam, mu_star)
@@ -1093,6 +1105,8 @@ def allen_dynes_tc(omega_log_K: float, lam: float, mu_star: float = 0.1,
 
     >>> round(allen_dynes_tc(56.0, 1.55, 0.1), 2)   # Pb
     7.2
+
+    Taught in notebook 06 §5.
     """
     wlog = _positive_scalar(omega_log_K, "omega_log_K")
     lam, mu, expo = _tc_exponent(lam, mu_star)

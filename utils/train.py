@@ -100,6 +100,29 @@ def average_num_neighbors(graphs) -> float:
     return float(average_neighbors(graphs))
 
 
+def split_graphs(dataset, model_config: ModelConfig, indices: dict | None = None,
+                 dtype=torch.float32) -> tuple[dict[str, list], ModelConfig]:
+    """Graphs of each split of a ``utils.data`` dataset, and ``model_config`` fitted to them.
+
+    The one place that turns a dataset into training input (used by :func:`fit_default`, the baselines and the
+    claims): graphs per split with :func:`graphs_from_dataset` (cutoff ``model_config.r_max``), then a copy of
+    ``model_config`` with ``num_neighbors`` = z of the *training* graphs (:func:`average_num_neighbors`, the
+    1/√z normalization; the network must not see validation or test data) and ``out_dim`` = the dataset's grid points.
+
+    Args:
+        indices: ``{split name: material indices}`` with a ``"train"`` entry; default: the dataset's
+            train/valid/test split (``dataset.split(name)``).
+    Returns:
+        ``({split name: [Data, …]}, fitted ModelConfig)``; ``model_config`` itself is left unchanged.
+    """
+    if indices is None:
+        indices = {name: dataset.split(name) for name in ("train", "valid", "test")}
+    graphs = {name: graphs_from_dataset(dataset, ix, model_config.r_max, dtype) for name, ix in indices.items()}
+    fitted = dataclasses.replace(model_config, num_neighbors=average_num_neighbors(graphs["train"]),
+                                 out_dim=len(dataset.freq_cm1))
+    return graphs, fitted
+
+
 # ------------------------------------------------------------------------------------------------ prediction
 # (the metrics, wasserstein_cm1 and dos_metrics, are defined in utils.spectra and re-exported above)
 
@@ -145,6 +168,8 @@ def train(model, train_graphs, valid_graphs, cfg: TrainConfig, checkpoint_dir: s
         TrainingError: no validation graphs (the best-validation weights would be meaningless), or the loss
             became NaN/inf (names the epoch and the learning rate).
         CheckpointError: ``state.pt`` is unreadable, not a plain tensor file, or from a run on other data.
+
+    Taught in notebook 03 §9.
     """
     from torch_geometric.loader import DataLoader
 
@@ -396,6 +421,8 @@ def fit_default(out=None, version=None, model_config: ModelConfig | None = None,
     Raises:
         TrainingError, CheckpointError, utils.data.DataError, utils.graphs.GraphError: with a message naming the
         folder, file or material and what to do.
+
+    Taught in notebook 03 §9.
     """
     from . import data as data_mod
 
@@ -424,10 +451,8 @@ def fit_default(out=None, version=None, model_config: ModelConfig | None = None,
                                 "test metrics would count memorized materials: remove the twins or put each pair "
                                 "in one split (--allow-duplicates to train anyway).")
     t0 = time.perf_counter()
-    graphs = {name: graphs_from_dataset(dataset, ix, model_config.r_max) for name, ix in idx.items()}
+    graphs, model_config = split_graphs(dataset, model_config, idx)   # num_neighbors, out_dim from the data
     graph_seconds = time.perf_counter() - t0
-    model_config.num_neighbors = average_num_neighbors(graphs["train"])
-    model_config.out_dim = len(dataset.freq_cm1)
     torch.manual_seed(train_config.seed)
     model = PeriodicNetwork(model_config)
     train_elements = sorted({el for i in idx["train"] for el in dataset[int(i)].species})

@@ -26,7 +26,6 @@
 # %% tags=["nbval-ignore-output"]
 # %matplotlib inline
 # (the line above shows figures inline even where MPLBACKEND is set, e.g. in headless runs)
-import itertools
 import time
 import warnings
 
@@ -47,7 +46,7 @@ from utils.data import load_dataset
 from utils.datagen.prototypes import IONIC_SEEDS
 from utils.graphs import (GraphError, average_neighbors, mass_weighted_onehot, occupancy_onehot,
                           periodic_edges, structure_to_graph)
-from utils.plot import PALETTE, save_figure
+from utils.plot import PALETTE, draw_cell, save_figure
 
 warnings.filterwarnings("ignore")  # keep the stored outputs free of library warnings
 info = utils.setup(seed=0)
@@ -234,12 +233,6 @@ print(f"all {len(ds)} dataset materials at r_max = 4 Å: {n_checked} edges, iden
 # $\mathbf r_{ab}^{(\mathbf S)}$, drawn from the receiving atom to its neighbour.
 
 # %%
-def draw_cell(ax, cell):
-    """The 12 edges of the parallelepiped spanned by the rows of `cell` (Å)."""
-    corners = np.array(list(itertools.product([0, 1], repeat=3)))  # (8, 3) fractional
-    pairs = [(p, q) for p in range(8) for q in range(p + 1, 8) if np.abs(corners[p] - corners[q]).sum() == 1]
-    ax.add_collection3d(Line3DCollection([corners[[p, q]] @ cell for p, q in pairs], colors="0.6", lw=0.8))
-
 def plot_crystal_graph(ax, atoms, r_max):
     """Atoms of the cell (solid), neighbour images (faded) and the edges within r_max."""
     pos, cell, numbers = atoms.positions, atoms.cell.array, atoms.numbers

@@ -40,7 +40,7 @@ from torch_geometric.loader import DataLoader
 from torch_geometric.utils import scatter
 
 import utils
-from utils.baselines import METHODS, load_baselines
+from utils.claims import METHODS, load_baselines
 from utils.data import load_dataset
 from utils.graphs import average_neighbors, structure_to_graph
 from utils.model import Convolution, ModelConfig, count_parameters, smooth_cutoff, tp_path_exists
@@ -673,8 +673,8 @@ assert np.isclose(np.mean(np.abs(cv_pred - cv_true) / cv_true) * 100, metrics["c
 # %% [markdown]
 # ## 12. Does the network beat simple baselines?
 #
-# A number such as "MSE 0.03" means little alone. `scripts/baselines.py` (module
-# `utils.baselines`) trains, on the **same split** and with the **same training budget**
+# A number such as "MSE 0.03" means little alone. `python -m utils.claims baselines` (module
+# `utils.claims.baselines`) trains, on the **same split** and with the **same training budget**
 # (epochs, batch size, AdamW settings, decay), several seeds each of:
 #
 # | method | what it knows |
@@ -687,7 +687,7 @@ assert np.isclose(np.mean(np.abs(cv_pred - cv_true) / cv_true) * 100, metrics["c
 # %%
 results = load_baselines()
 exp = results["experiment"]
-assert exp["dataset"]["sha256"] == dataset.sha256, "baselines were run on other data: rerun scripts/baselines.py"
+assert exp["dataset"]["sha256"] == dataset.sha256, "baselines were run on other data: rerun python -m utils.claims baselines"
 print(f"dataset {exp['dataset']['version']} {exp['dataset']['split_sizes']}; seeds {results['seeds']}; "
       f"{exp['train_config']['epochs']} epochs, batch {exp['train_config']['batch_size']}, η = {exp['train_config']['lr']}")
 summary = results["summary"]
@@ -887,7 +887,7 @@ print(f"our labels: {dataset.meta['labeller']} + phonopy; {len(dataset)} materia
 #
 # The composition model receives the same input for polymorphs, so it predicts one identical
 # spectrum for all of them — at best their average. The e3nn model sees the different geometry and
-# can tell e.g. zincblende from wurtzite (`utils/baselines.py`'s test checks the first part):
+# can tell e.g. zincblende from wurtzite (`tests/test_baselines.py` checks the first part):
 #
 # ```python
 # from collections import Counter
@@ -902,7 +902,7 @@ print(f"our labels: {dataset.meta['labeller']} + phonopy; {len(dataset)} materia
 # <details><summary>Solution</summary>
 #
 # ```python
-# from utils.baselines import CompositionMLP
+# from utils.claims import CompositionMLP
 # from utils.train import TrainConfig, train
 # valid_graphs = graphs_from_dataset(dataset, dataset.split("valid"), r_max=4.0)
 # torch.manual_seed(0)

@@ -45,7 +45,7 @@ import utils
 from utils.data import load_dataset
 from utils.datagen.prototypes import IONIC_SEEDS
 from utils.graphs import structure_to_graph
-from utils.plot import PALETTE, save_figure
+from utils.plot import PALETTE, draw_cell, save_figure
 from utils.train import load_checkpoint
 
 warnings.filterwarnings("ignore")
@@ -435,15 +435,6 @@ assert sin_angle.max() < 1e-3                                              # eve
 # arrows, opposite for each pair related by the inversion centre on the metal atom between them.
 
 # %%
-def draw_cell(ax, cell):
-    """The 12 edges of the parallelepiped spanned by the rows of `cell` (Å)."""
-    corners = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)]) @ cell
-    for p in range(8):
-        for q in range(p + 1, 8):
-            if bin(p ^ q).count("1") == 1:          # corners differing in one lattice vector
-                ax.plot(*corners[[p, q]].T, color="0.7", lw=0.8)
-
-
 def strongest_channel(v):
     """(n_atoms, mul, 3) -> (n_atoms, 3): each atom's channel vector of largest norm."""
     return v[torch.arange(len(v)), v.norm(dim=-1).argmax(dim=1)]
@@ -453,7 +444,7 @@ def draw_vectors(ax, atoms, v, rel, vmax, arrow_A=2.0):
     """Atoms of one cell (Å) with dots ∝ rel = |v_a|/|h_a| and arrows along each atom's strongest channel."""
     pos, arrows = atoms.positions, strongest_channel(v).numpy()
     arrows = arrows / np.maximum(np.linalg.norm(arrows, axis=1, keepdims=True), 1e-30) * (arrow_A * rel / vmax)[:, None]
-    draw_cell(ax, atoms.cell[:])
+    draw_cell(ax, atoms.cell[:], color="0.7")      # utils.plot: the 12 cell edges (Å)
     ax.scatter(*pos.T, s=260, facecolors="none", edgecolors="0.55", linewidths=1.0, depthshade=False)
     dots = ax.scatter(*pos.T, s=20 + 200 * rel / vmax, c=rel, cmap="viridis", vmin=0, vmax=vmax, depthshade=False)
     ax.quiver(*pos.T, *arrows.T, color=PALETTE["prediction"], lw=1.6, arrow_length_ratio=0.3)

@@ -41,10 +41,10 @@ import utils
 from utils import predict as P
 from utils.data import FINE_FREQ_CM1, FREQ_CM1, load_alloys, load_dataset
 from utils.datagen.prototypes import IONIC_SEEDS
-from utils.experiments import verdict
+from utils.claims import verdict
 from utils.graphs import structure_to_graph
 from utils.plot import FREQ_LABEL, PALETTE, save_figure
-from utils.train import wasserstein_cm1
+from utils.spectra import wasserstein_cm1
 
 info = utils.setup(seed=0)
 FAST = info["fast"]  # nothing is trained in this notebook: FAST and full run the same code
@@ -313,7 +313,7 @@ print(f"\nnetwork closer than the baseline (W₁) for {np.mean(pairs.w_model < p
 # %% [markdown]
 # **Before saying "beats".** Notebook 07 fixes the series' rule for any comparison: a difference
 # counts only when it exceeds twice the spread over training seeds, $\Delta > 2\sqrt{\sigma_a^2 +
-# \sigma_b^2}$ (`utils.experiments.verdict`). Here there is one checkpoint, so there is no seed spread,
+# \sigma_b^2}$ (`utils.claims.verdict`). Here there is one checkpoint, so there is no seed spread,
 # and the rule answers `untestable` — a gap such as 0.26 vs 0.28 misassigned modes may be seed noise.
 # What the numbers *do* show is the size and sign of each gap on this checkpoint:
 

@@ -34,6 +34,7 @@ import utils
 from utils import thermo as th
 from utils.data import load_dataset
 from utils.plot import FREQ_LABEL, PALETTE, parity_plot, save_figure
+from utils.claims import spearman as spearman_utils
 from utils.spectra import mean_frequency
 from utils.train import graphs_from_dataset, load_checkpoint, predict
 
@@ -539,6 +540,7 @@ for j in order[:5]:
     print(f"{ds[candidates[j]].formula:>10s} {e_label[j]:13.1f} {e_pred[j]:12.1f} "
           f"{len(e_label) - ranks(e_label)[j]:11d} {len(e_pred) - ranks(e_pred)[j]:10d}")
 assert spearman(e_label, e_label) == 1.0 and abs(spearman(e_label, -e_label) + 1) < 1e-12
+assert abs(rho - spearman_utils(e_label, e_pred)) < 1e-12   # utils.claims.spearman (ties averaged, as scipy)
 
 # %%
 fig, ax = plt.subplots(figsize=(4.4, 4.2))

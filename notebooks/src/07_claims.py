@@ -24,7 +24,6 @@
 
 # %% tags=["nbval-ignore-output"]
 # %matplotlib inline
-import os
 import tempfile
 import textwrap
 import warnings
@@ -39,8 +38,8 @@ from torch_geometric.loader import DataLoader
 
 import utils
 from utils.data import load_alloys, load_dataset
-from utils.experiments import (CLAIMS, MODELS, ROTATION_TOL, NonEquivariantNetwork, format_scorecard, load_claims,
-                               rotation_spread, run_claims, scorecard, summarize, verdict)
+from utils.claims import (CLAIMS, MODELS, ROTATION_TOL, NonEquivariantNetwork, format_scorecard, load_claims,
+                          rotation_spread, run_claims, scorecard, summarize, verdict)
 from utils.model import PeriodicNetwork
 from utils.plot import PALETTE, save_figure
 from utils.train import graphs_from_dataset, load_checkpoint
@@ -48,15 +47,15 @@ from utils.train import graphs_from_dataset, load_checkpoint
 warnings.filterwarnings("ignore")
 info = utils.setup(seed=0)
 FAST, TRAIN = info["fast"], info["train"]  # both load the stored results; nothing is trained here
-RUN_EXPERIMENTS = os.environ.get("RUN_EXPERIMENTS", "0").strip().lower() not in ("", "0", "false", "no")
+RUN_EXPERIMENTS = utils.flag("RUN_EXPERIMENTS")  # 1: rerun the tiny budget here (utils._env: one reading of "true")
 
 # %% [markdown]
 # ## 1. Claims, stated before the numbers
 #
 # The MRS 2021 slides make five claims about the approach (see notebook 03 for the network). Each
 # becomes an experiment with a **direction stated in advance**: *A is lower than B*. The
-# experiments are run by `make experiments` (`scripts/experiments.py`, module
-# `utils.experiments`), which stores every run — configuration, seed, metrics, timings — in
+# experiments are run by `make experiments` (`python -m utils.claims experiments`, package
+# `utils.claims`), which stores every run — configuration, seed, metrics, timings — in
 # `data/experiments/claims_<budget>.json`. This notebook only *loads* that file.
 
 # %%
@@ -120,7 +119,7 @@ if exp["dataset"]["sha256"] != dataset.sha256:
     print(f"> these results were computed on dataset {exp['dataset']['version']}, not on the current "
           f"{dataset.version}: rerun `make experiments`")
 summary = summarize(results)  # recomputed here from the stored runs
-assert set(summary) == {"1", "2", "3", "4", "5"}, "some experiments are incomplete: rerun scripts/experiments.py"
+assert set(summary) == {"1", "2", "3", "4", "5"}, "some experiments are incomplete: rerun python -m utils.claims experiments"
 assert len(budget["seeds"]) >= 3 and len(budget["ensemble_seeds"]) >= 5
 
 # %% [markdown]
@@ -249,7 +248,7 @@ for r in rows[1:]:  # the rule, recomputed by hand for one entry
 # The e3nn network satisfies this by construction (notebook 03), so $s$ is zero up to float32
 # round-off. A **non-equivariant** network — here an MLP on the Cartesian components of each edge
 # vector plus the node embeddings, summed over neighbours and atoms, with the same ReLU + max
-# normalization (`utils.experiments.NonEquivariantNetwork`) — has to *learn* the invariance, e.g.
+# normalization (`utils.claims.NonEquivariantNetwork`) — has to *learn* the invariance, e.g.
 # from random rotations of every training crystal at every step (`RandomRotation`). First a live
 # check on the shipped checkpoint and on an untrained non-equivariant network:
 
@@ -354,7 +353,7 @@ print(f"non-equivariant spread / its test RMSE = {ratio:.1e}: "
 # |---|---|
 # | e3nn (l_max = 1) | the graph with bond directions (vectors inside the network) |
 # | e3nn, l_max = 0 | the graph with bond lengths only (scalars) |
-# | composition-only MLP | the mass-weighted composition, no geometry (`utils.baselines.CompositionMLP`) |
+# | composition-only MLP | the mass-weighted composition, no geometry (`utils.claims.CompositionMLP`) |
 
 # %%
 points = summary["3"]["points"]
@@ -575,7 +574,7 @@ assert all(r["outcome"] in ("held", "not held", "reversed", "inconclusive", "unt
 #   symmetric crystals nearly so even untrained.
 # - **Learning curves**, **cost** (prediction vs label, and the N-scaling of the labels next to
 #   DFT's N⁴) and an **ensemble's spread** as an error signal are all read off the same stored
-#   runs — shared runs are trained once (`utils.experiments.plan_runs`).
+#   runs — shared runs are trained once (`utils.claims.plan_runs`).
 #
 # ## Exercises
 #
@@ -635,7 +634,7 @@ assert all(r["outcome"] in ("held", "not held", "reversed", "inconclusive", "unt
 # <details><summary>Solution</summary>
 #
 # ```python
-# from utils.experiments import spearman
+# from utils.claims import spearman
 # preds = np.array([results["runs"][f"e3nn/all/seed{s}"]["evaluation"]["test"]["prediction"]
 #                   for s in budget["ensemble_seeds"][:3]])              # (members, materials, grid)
 # target = np.array(results["sets"]["test"]["target"])
