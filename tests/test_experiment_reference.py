@@ -1,4 +1,6 @@
 """Labels against measured phonon frequencies (utils/datagen/experiment.py, data/reference/measured_phonons.csv)."""
+import json
+
 import pytest
 
 from utils.datagen import experiment
@@ -34,3 +36,13 @@ def test_bad_reference_file_names_the_row(tmp_path):
     bad.write_text("# c\nformula,prototype,nu_max_THz,uncertainty_THz,point,measurement\nAl,fcc,nine,0.1,X,y\n")
     with pytest.raises(ValueError, match=r"m\.csv.*'Al'.*nu_max_THz"):
         experiment.read_measured(bad)
+
+
+def test_stored_comparison_matches_the_shipped_labels():
+    """data/reference/labels_vs_experiment.json is what `python -m utils.datagen experiment` computes from the
+    committed label shards (rerun it after adding shards)."""
+    from utils.datagen.runner import DEFAULT_OUT, iter_records
+    stored = experiment.read_results()
+    fresh = experiment.results(iter_records(DEFAULT_OUT, include_pending=False))
+    assert stored == json.loads(json.dumps(fresh)), "stale: run `python -m utils.datagen experiment`"
+    assert stored["summary"]["n"] >= 10, "fewer than 10 crystals compared with experiment"

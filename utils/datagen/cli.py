@@ -59,6 +59,9 @@ def main(parser) -> int:
     p.add_argument("--file", type=Path, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--force", action="store_true", help="replace an existing membership file")
+    p = sub.add_parser("experiment", help="labels vs measured highest phonon frequencies "
+                                          "(data/reference/labels_vs_experiment.json)")
+    p.add_argument("--file", type=Path, default=None)
     for name in ("pack-shard", "status"):
         sub.add_parser(name)
     for sp in sub.choices.values():
@@ -68,6 +71,10 @@ def main(parser) -> int:
         from .convergence import RAW, cmd_converge
         args.file = args.file or RAW
         return cmd_converge(args)
+    if args.cmd == "experiment":
+        from .experiment import RESULTS, cmd_experiment
+        args.file = args.file or RESULTS
+        return cmd_experiment(args)
     if args.cmd == "benchmark":
         from .benchmark import MEMBERSHIP, cmd_benchmark
         args.file = args.file or MEMBERSHIP

@@ -24,6 +24,8 @@ import numpy as np
 from ..spectra import THZ_TO_CM1
 
 MEASURED = Path(__file__).resolve().parents[2] / "data" / "reference" / "measured_phonons.csv"
+#: the comparison as the datasheet and the notebooks read it (``python -m utils.datagen experiment`` writes it)
+RESULTS = MEASURED.with_name("labels_vs_experiment.json")
 COMPILATION = ("H. R. Schober and P. H. Dederichs, Phonon states of elements, Landolt-Börnstein New Series III/13a "
                "(Springer, Berlin, 1981)")
 
@@ -79,4 +81,43 @@ def summarize(rows: list[dict]) -> dict:
                 missing=[r["formula"] for r in rows if r["ratio"] is None])
 
 
-__all__ = ["COMPILATION", "MEASURED", "compare_with_experiment", "read_measured", "summarize"]
+def results(records) -> dict:
+    """The comparison and its summary as one JSON-ready dict (what :data:`RESULTS` holds)."""
+    rows = compare_with_experiment(records)
+    keep = ("formula", "prototype", "point", "measured_cm1", "uncertainty_cm1", "label_cm1", "ratio", "id",
+            "measurement")
+    return dict(compilation=COMPILATION, quantity="highest phonon frequency (cm⁻¹); ratio = label / measured",
+                summary=summarize(rows),
+                rows=[{k: (round(r[k], 4) if isinstance(r[k], float) else r[k]) for k in keep} for r in rows])
+
+
+def read_results(path: Path | str = RESULTS) -> dict:
+    """The stored comparison (see :func:`results`); a clear error if it has not been written."""
+    import json
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run `python -m utils.datagen experiment` to compare the labels "
+                                "with the measured phonon frequencies")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def cmd_experiment(args) -> int:
+    """``python -m utils.datagen experiment``: write :data:`RESULTS` from the stored labels and print it."""
+    import json
+
+    from .._io import atomic_write_text
+    from .runner import iter_records
+    doc = results(iter_records(args.out, include_pending=False))
+    atomic_write_text(args.file, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
+    for r in doc["rows"]:
+        label = "not labelled" if r["label_cm1"] is None else f"{r['label_cm1']:6.0f}  ratio {r['ratio']:.2f}"
+        print(f"{r['formula']:>3} ({r['prototype']:<7}) measured {r['measured_cm1']:6.0f} cm⁻¹   label {label}")
+    s = doc["summary"]
+    if s.get("n"):
+        print(f"median label/measured {s['median_ratio']:.2f} (range {s['min_ratio']:.2f}–{s['max_ratio']:.2f}) over "
+              f"{s['n']} crystals; {s['n_soft_10pct']} soft by more than 10 % -> {args.file}")
+    return 0
+
+
+__all__ = ["COMPILATION", "MEASURED", "RESULTS", "compare_with_experiment", "read_measured", "read_results", "results",
+           "summarize"]
