@@ -207,7 +207,7 @@ def compute_reference(phonopy_repo: Path, out: Path = REFERENCE_JSON, names: lis
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
     from utils.datagen.label import FINE_GRID_CM1, LabelSettings, dos_from_phonopy, label_atoms
-    from utils.datagen.runner import make_calculator
+    from utils.datagen._worker import make_calculator
     from utils.thermo import heat_capacity
     from utils.spectra import wasserstein_cm1
 
@@ -401,9 +401,9 @@ def figure_elements(ds, allowed: list[str], path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from utils.data import _Z
+    from utils.data import atomic_number
     counts = ds.elements()
-    syms = sorted(set(allowed) | set(counts), key=lambda s: _Z[s])
+    syms = sorted(set(allowed) | set(counts), key=atomic_number)
     vals = [counts.get(s, 0) for s in syms]
     colors = [PERIODIC_BLOCK.get(_block(s), "grey") for s in syms]
     fig, ax = plt.subplots(figsize=(max(8, 0.17 * len(syms)), 3.2))
@@ -620,7 +620,7 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
     label_dev = np.asarray(a.get("label_device", np.full(n, "cpu")), str)
     allowed = list(P.ALLOWED)
     absent = [s for s in allowed if el_counts.get(s, 0) == 0]
-    gaps = [D.symbol(z) for z in range(D._Z[allowed[0]], D._Z[allowed[-1]] + 1) if D.symbol(z) not in allowed]
+    gaps = [D.symbol(z) for z in range(D.atomic_number(allowed[0]), D.atomic_number(allowed[-1]) + 1) if D.symbol(z) not in allowed]
     prov_variants = meta.get("provenance_variants") or []
     sigma_f, sigma_c = settings.get("sigma_fine_cm1"), settings.get("sigma_coarse_cm1")
 
@@ -1047,7 +1047,7 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
     # ---- files
     add("## 8. Files and formats\n")
     frows = []
-    for vname in sorted(versions_json, key=D._version_key):
+    for vname in sorted(versions_json, key=D.version_key):
         entry = versions_json[vname]
         for k, sha in entry.items():
             if k.endswith(".npz"):
@@ -1096,7 +1096,7 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
         "run `python scripts/datasheet.py`; `tests/test_datasheet.py` fails while this datasheet describes "
         "another file than the latest packed one. Versions on record: "
         + ", ".join(f"{k} ({versions_json[k].get('n_materials', '?')} materials)"
-                    for k in sorted(versions_json, key=D._version_key)) + ".\n")
+                    for k in sorted(versions_json, key=D.version_key)) + ".\n")
     text = "\n".join(L).rstrip() + "\n"
     readme.write_text(text)
     dt = time.perf_counter() - t0

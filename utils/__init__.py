@@ -1,8 +1,9 @@
 """Shared code of the phonon-DoS-with-e3nn notebook series.
 
 Modules import one way, in layers (docs/DESIGN.md draws the graph, tests/test_import_graph.py checks it):
-``_env``/``_io`` → ``thermo`` → ``spectra`` (grids, units, metrics) → ``graphs``/``model``/``plot`` → ``datagen`` →
-``checkpoint``/``data`` → ``train``/``predict`` → ``baselines``/``experiments``. Importing ``utils`` has no side
+``_env``/``_io`` → ``thermo`` → ``spectra`` (grids, units, metrics) → ``graphs``/``model``/``plot`` →
+``checkpoint``/``data`` (read shipped files) → ``datagen`` (produce them) → ``train``/``predict`` →
+``baselines``/``experiments``. Importing ``utils`` has no side
 effects: no rcParams changes, no prints, no downloads.
 
 Example:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from .._io import atomic_write_bytes
-from . import runner
+from . import store
 from ._worker import calculator, init_worker, package_versions
 from .label import LabelSettings
 
@@ -63,7 +63,7 @@ def _phonons(job: tuple[dict, str, dict]) -> dict:
 
 def cmd_converge(args) -> int:
     from tqdm import tqdm
-    recs = pick(runner.iter_records(args.out), args.n)
+    recs = pick(store.iter_records(args.out), args.n)
     base = LabelSettings()
     runs = {"dataset": base, "reference": reference_settings(base)}
     jobs = [(r, name, dataclasses.asdict(s)) for r in recs for name, s in runs.items()]
