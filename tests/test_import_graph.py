@@ -28,7 +28,7 @@ LAYERS = [
     ("produce shipped files", ["utils.datagen", "utils.datagen._worker", "utils.datagen.label", "utils.datagen.filters",
                                "utils.datagen.prototypes", "utils.datagen.known", "utils.datagen.benchmark",
                                "utils.datagen.store", "utils.datagen.runner", "utils.datagen.cluster",
-                               "utils.datagen.convergence", "utils.datagen.pack",
+                               "utils.datagen.convergence", "utils.datagen.pack", "utils.datagen.dft",
                                "utils.datagen.cli", "utils.datagen.__main__"]),
     # `python -m utils.data pack` forwards to the packer, so the dataset's command line sits above it
     ("dataset command line", ["utils.data.cli", "utils.data.__main__"]),
