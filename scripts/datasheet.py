@@ -12,11 +12,10 @@ nothing is typed in by hand. The datasheet records the dataset version and sha25
 (tests/test_datasheet.py checks that they match the packed file), so after every ``python -m utils.data pack``
 run this script again.
 
-The ``reference`` command compares the labels with DFT: for a few crystals whose DFT force sets ship with
-phonopy's examples (BSD-3-Clause), it computes the DFT phonon DoS with the labeller's own q-mesh density, grids
-and broadening (``utils.datagen.label.dos_from_phonopy``, no non-analytical correction), labels the same crystal
-through the dataset's path (``label_atoms`` with SevenNet-l3i5: relax, then finite displacements), and stores
-the Wasserstein distance, the highest-frequency ratio, C_V(300 K) and both DoS curves.
+The datasheet is a list of sections (``SECTIONS``), one function each, reading the numbers :func:`gather` computes
+once; a new section is one more function. The ``reference`` command runs the comparison of the labels with DFT,
+``utils.datagen.dft.compute_reference`` (phonopy's example force sets vs the dataset's labelling path); the
+settings-convergence table comes from ``utils.datagen.convergence.convergence_summary``.
 """
 from __future__ import annotations
 
@@ -24,337 +23,26 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from utils import data as D  # noqa: E402  (numpy only; the sections below read the packed dataset through it)
+from utils.datagen.dft import REFERENCE_JSON, compute_reference  # noqa: E402  (the DFT comparison: section 6)
+
 DATA_README = ROOT / "data" / "README.md"
-REFERENCE_JSON = ROOT / "data" / "reference" / "dft_comparison.json"
 FIGURES = ROOT / "figures"
 MARKER = "datasheet-of"           # <!-- datasheet-of: {"version": ..., "sha256": ...} --> in data/README.md
-PHONOPY_URL = "https://github.com/phonopy/phonopy"
-
-# The phonopy examples used as DFT references: VASP force sets of small, dynamically stable crystals that the
-# dataset's rules would keep (no magnetism, no high pressure, all modes below 1000 cm^-1).
-REFERENCE_CRYSTALS = [
-    dict(name="NaCl", path="example/NaCl", kind="rocksalt, ionic"),
-    dict(name="MgO", path="example/MgO", kind="rocksalt, ionic"),
-    dict(name="LiF", path="example/LiF-nosym", kind="rocksalt, ionic", supercell=[2, 2, 2], nosym=True),
-    dict(name="Si", path="example/Si", kind="diamond, covalent", vasprun="vasprun.xml"),
-    dict(name="ZnO", path="example/ZnO", kind="wurtzite, polar semiconductor"),
-    dict(name="SnO2", path="example/SnO2", kind="rutile, oxide"),
-    dict(name="MgB2", path="example/MgB2", kind="AlB2 type, metal"),
-]
 
 PERIODIC_BLOCK = {"s": "#4c72b0", "p": "#55a868", "d": "#c44e52", "f": "#8172b2"}
 
-
-# ================================================================================ DFT reference (Task 1)
-def _git(gitdir: Path, *args: str, binary: bool = False):
-    out = subprocess.run(["git", f"--git-dir={gitdir}", *args], check=True, capture_output=True)
-    return out.stdout if binary else out.stdout.decode()
-
-
-def _resolve_gitdir(repo: Path) -> Path:
-    repo = Path(repo)
-    return repo / ".git" if (repo / ".git").is_dir() else repo
-
-
-def _vasp_info(text: str) -> dict:
-    """DFT code and functional read from a vasprun.xml (GGA tag + POTCAR titles)."""
-    import re
-    out = {}
-    m = re.search(r'name="version"[^>]*>\s*([^<]+?)\s*<', text)
-    if m:
-        out["code"] = f"VASP {m.group(1).strip()}"
-    gga = re.search(r'name="GGA"[^>]*>\s*([^<]*?)\s*<', text)
-    gga = gga.group(1).strip() if gga else "--"
-    paw_pbe = "PAW_PBE" in text
-    named = {"PS": "PBEsol", "PE": "PBE", "91": "PW91", "RP": "RPBE", "AM": "AM05"}
-    if gga in named:
-        out["functional"] = named[gga]
-    elif gga in ("--", "") and paw_pbe:
-        out["functional"] = "PBE"
-    elif gga in ("--", ""):
-        out["functional"] = "LDA"
-    else:
-        out["functional"] = f"GGA tag {gga}"
-    enc = re.search(r'name="ENCUT"[^>]*>\s*([0-9.]+)', text)
-    if enc:
-        out["encut_eV"] = float(enc.group(1))
-    return out
-
-
-def _first_vasprun_text(gitdir: Path, commit: str, path: str, names: list[str]) -> str | None:
-    import io
-    import lzma
-    import tarfile
-    for n in names:
-        if n.startswith("vasprun") and not n.endswith((".xz", ".lzma")):
-            return _git(gitdir, "show", f"{commit}:{path}/{n}", binary=True).decode(errors="ignore")
-    for n in names:
-        if n.startswith("vasprun") and n.endswith(".tar.lzma"):
-            data = lzma.decompress(_git(gitdir, "show", f"{commit}:{path}/{n}", binary=True))
-            with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-                for m in sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name):
-                    if "vasprun" in m.name:
-                        return tar.extractfile(m).read().decode(errors="ignore")
-    return None
-
-
-def _dft_phonopy(spec: dict, work: Path, nac: bool = False):
-    """phonopy object with the example's DFT force constants, and a description of the calculation.
-
-    nac=False (the comparison): no non-analytical correction. nac=True: with the example's BORN file (only to
-    measure how much the missing LO-TO splitting changes the DoS).
-    """
-    import phonopy
-
-    common = dict(is_nac=nac, log_level=0)
-    if nac and not spec.get("nosym"):
-        common["born_filename"] = str(work / "BORN")
-    if spec.get("nosym"):
-        ph = phonopy.load(supercell_matrix=spec["supercell"], primitive_matrix="auto",
-                          unitcell_filename=str(work / "POSCAR-unitcell"),
-                          force_sets_filename=str(work / "FORCE_SETS"), is_symmetry=False, is_compact_fc=False,
-                          is_nac=False, log_level=0)
-        if nac:     # a --nosym BORN lists every atom of the unit cell: pick those of the primitive cell
-            lines = [ln.split() for ln in (work / "BORN").read_text().splitlines() if ln.strip()]
-            factor = float(lines[0][0]) if len(lines[0]) == 1 else None
-            rows = np.array([[float(x) for x in ln] for ln in lines[1 if factor else 0:]])
-            sc = ph.supercell
-            unit_index = [sc.u2u_map[int(sc.s2u_map[i])] for i in ph.primitive.p2s_map]
-            born = rows[1:][unit_index].reshape(-1, 3, 3)
-            ph.nac_params = dict(born=born, dielectric=rows[0].reshape(3, 3),
-                                 **({"factor": factor} if factor else {}))
-    elif spec.get("vasprun"):
-        from phonopy.interface.vasp import parse_set_of_forces
-        ph = phonopy.load(str(work / "phonopy_disp.yaml"), produce_fc=False, **common)
-        forces = parse_set_of_forces(len(ph.supercell), [str(work / spec["vasprun"])], verbose=False)
-        forces = forces["forces"] if isinstance(forces, dict) else forces
-        ph.forces = np.asarray(forces, float).reshape(-1, len(ph.supercell), 3)
-        ph.produce_force_constants()
-        ph.symmetrize_force_constants()
-    else:
-        ph = phonopy.load(str(work / "phonopy_disp.yaml"), force_sets_filename=str(work / "FORCE_SETS"), **common)
-    n_disp = len(ph.dataset["first_atoms"]) if "first_atoms" in (ph.dataset or {}) else None
-    return ph, dict(supercell_matrix=np.asarray(ph.supercell_matrix).tolist(), n_atoms_supercell=len(ph.supercell),
-                    n_displacements=n_disp)
-
-
-def _potential_on_dft_setup(ph, calc, nosym: bool = False):
-    """The example's own unit cell, supercell and displacements, with forces from the potential instead of DFT.
-
-    Compared with the DFT DoS this isolates the potential's force-constant error (no relaxation, same supercell);
-    compared with the label it shows what the labelling protocol (relaxed volume, its own supercell) adds.
-    """
-    import copy
-
-    from ase import Atoms
-    from phonopy import Phonopy
-
-    pot = Phonopy(ph.unitcell, supercell_matrix=ph.supercell_matrix, primitive_matrix=ph.primitive_matrix,
-                  symprec=ph.symmetry.tolerance)
-    if nosym:       # the example displaced every atom (48 supercells): the symmetry-reduced set is equivalent
-        amp = float(np.linalg.norm(ph.dataset["first_atoms"][0]["displacement"]))
-        pot.generate_displacements(distance=amp)
-    else:
-        pot.dataset = copy.deepcopy(ph.dataset)
-    forces = []
-    for disp in pot.supercells_with_displacements:
-        sup = Atoms(disp.symbols, cell=disp.cell, scaled_positions=disp.scaled_positions, pbc=True)
-        sup.calc = calc
-        f = sup.get_forces()
-        forces.append(f - f.mean(axis=0))
-    pot.forces = np.array(forces)
-    pot.produce_force_constants()
-    pot.symmetrize_force_constants()
-    return pot
-
-
-def _trim(a: np.ndarray, b: np.ndarray, rel: float = 1e-5) -> int:
-    """Number of fine-grid points to keep: up to the last point where either curve exceeds rel × its max."""
-    big = (a > rel * a.max()) | (b > rel * b.max())
-    return int(np.flatnonzero(big).max()) + 2 if big.any() else len(a)
-
-
-def write_json_compact(path: Path, doc) -> None:
-    """JSON with one item per line, but lists of numbers on one line (keeps the curves small and diffable)."""
-    import re
-    text = json.dumps(doc, indent=1, ensure_ascii=False)
-    text = re.sub(r"\[\s*([-0-9.eE+,\s]+?)\s*\]", lambda m: "[" + ",".join(m.group(1).split()).replace(",,", ",") + "]",
-                  text)
-    path.write_text(text + "\n")
-
-
-def compute_reference(phonopy_repo: Path, out: Path = REFERENCE_JSON, names: list[str] | None = None) -> dict:
-    import warnings
-    from importlib.metadata import version
-
-    warnings.filterwarnings("ignore")
-    import torch
-    torch.set_num_threads(1)                    # like the labelling workers
-    from pymatgen.core import Structure
-    from pymatgen.io.ase import AseAtomsAdaptor
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
-    from utils.datagen.label import FINE_GRID_CM1, LabelSettings, dos_from_phonopy, label_atoms
-    from utils.datagen.runner import make_calculator
-    from utils.thermo import heat_capacity
-    from utils.spectra import wasserstein_cm1
-
-    gitdir = _resolve_gitdir(phonopy_repo)
-    commit = _git(gitdir, "rev-parse", "HEAD").strip()
-    commit_date = _git(gitdir, "log", "-1", "--format=%cI", commit).strip()
-    license_text = _git(gitdir, "show", f"{commit}:LICENSE")
-    settings = LabelSettings()
-    t0 = time.perf_counter()
-    calc = make_calculator("7net-l3i5")
-    crystals = []
-    for spec in REFERENCE_CRYSTALS:
-        if names and spec["name"] not in names:
-            continue
-        tree = [ln.split(None, 3) for ln in _git(gitdir, "ls-tree", commit, spec["path"] + "/").splitlines()]
-        files = {Path(t[3]).name: t[2] for t in tree}          # name -> git blob sha
-        used = [n for n in ("phonopy_disp.yaml", "POSCAR-unitcell", "FORCE_SETS", "BORN", spec.get("vasprun"))
-                if n in files]
-        if spec.get("nosym"):
-            used = [n for n in used if n != "phonopy_disp.yaml"]
-        elif spec.get("vasprun"):
-            used = [n for n in used if n not in ("FORCE_SETS", "POSCAR-unitcell")]
-        else:
-            used = [n for n in used if n != "POSCAR-unitcell"]
-        with tempfile.TemporaryDirectory() as tmp:
-            work = Path(tmp)
-            for n in used:
-                (work / n).write_bytes(_git(gitdir, "show", f"{commit}:{spec['path']}/{n}", binary=True))
-            td = time.perf_counter()
-            ph, dft_calc = _dft_phonopy(spec, work)
-            dft = dos_from_phonopy(ph, list(ph.primitive.symbols), settings)
-            t_dft = time.perf_counter() - td
-            nac_effect = None
-            if "BORN" in used:      # how much would LO-TO splitting change the DFT DoS? (not used in the labels)
-                try:
-                    ph_nac, _ = _dft_phonopy(spec, work, nac=True)
-                    d_nac = dos_from_phonopy(ph_nac, list(ph_nac.primitive.symbols), settings)
-                    nac_effect = dict(
-                        max_freq_cm1_with_nac=round(d_nac["max_freq_cm1"], 2),
-                        wasserstein_cm1_nac_vs_no_nac=round(float(wasserstein_cm1(
-                            FINE_GRID_CM1, np.asarray(d_nac["fine_dos"]), np.asarray(dft["fine_dos"]))), 3))
-                except Exception as exc:
-                    nac_effect = dict(error=f"{type(exc).__name__}: {exc}")
-            tp = time.perf_counter()
-            pot = _potential_on_dft_setup(ph, calc, nosym=bool(spec.get("nosym")))
-            d_pot = dos_from_phonopy(pot, list(pot.primitive.symbols), settings)
-            f_pot = np.asarray(d_pot["fine_dos"])
-            t_pot = time.perf_counter() - tp
-            unit = ph.unitcell
-            prim_vol_dft = float(abs(np.linalg.det(ph.primitive.cell))) / len(ph.primitive)
-        vinfo = _first_vasprun_text(gitdir, commit, spec["path"], list(files))
-        vinfo = _vasp_info(vinfo) if vinfo else {}
-        # the dataset's path: a primitive standard cell (pymatgen find_primitive), relaxed by the potential
-        s = Structure(unit.cell, list(unit.symbols), unit.scaled_positions)
-        prim = SpacegroupAnalyzer(s, symprec=1e-3).find_primitive()
-        tl = time.perf_counter()
-        lab = label_atoms(AseAtomsAdaptor.get_atoms(prim), calc, settings)
-        t_label = time.perf_counter() - tl
-        f_dft, f_lab = np.asarray(dft["fine_dos"]), np.asarray(lab["fine_dos"])
-        lab_cell = np.asarray(lab["structure"]["cell"])
-        vol_lab = float(abs(np.linalg.det(lab_cell))) / len(lab["structure"]["numbers"])
-        cv_dft = float(heat_capacity(FINE_GRID_CM1, f_dft, 300.0))
-        cv_lab = float(heat_capacity(FINE_GRID_CM1, f_lab, 300.0))
-
-        def mean_freq(g):
-            return float(np.trapezoid(g * FINE_GRID_CM1, FINE_GRID_CM1) / np.trapezoid(g, FINE_GRID_CM1))
-        n_keep = _trim(f_dft, f_lab)
-        rec = dict(
-            name=spec["name"], formula=prim.composition.reduced_formula, kind=spec["kind"],
-            example=f"{spec['path']}", files={n: files[n] for n in used},
-            born_charges_in_example="BORN" in files, nac_effect=nac_effect,
-            dft=dict(**vinfo, **dft_calc, mesh=dft["mesh"], nac="not applied (no LO-TO splitting, as in the labels)",
-                     n_atoms_primitive=len(ph.primitive), volume_per_atom_A3=round(prim_vol_dft, 4),
-                     max_freq_cm1=round(dft["max_freq_cm1"], 2), min_freq_cm1=round(dft["min_freq_cm1"], 2),
-                     imaginary_weight=dft["imaginary_weight"], seconds=round(t_dft, 2)),
-            label=dict(labeller="7net-l3i5", supercell=lab["phonons"]["supercell"],
-                       n_atoms_supercell=lab["phonons"]["n_atoms_supercell"],
-                       n_displacements=lab["phonons"]["n_displacements"], mesh=lab["mesh"],
-                       relax_steps=lab["relax"]["steps"], volume_change_on_relax=round(lab["relax"]["volume_change"], 5),
-                       volume_per_atom_A3=round(vol_lab, 4), max_freq_cm1=round(lab["max_freq_cm1"], 2),
-                       min_freq_cm1=round(lab["min_freq_cm1"], 2), imaginary_weight=lab["imaginary_weight"],
-                       seconds=lab["seconds"], wall_s=round(t_label, 2)),
-            metrics=dict(
-                wasserstein_cm1=round(float(wasserstein_cm1(FINE_GRID_CM1, f_dft, f_lab)), 3),
-                max_freq_ratio=round(lab["max_freq_cm1"] / dft["max_freq_cm1"], 4),
-                mean_freq_dft_cm1=round(mean_freq(f_dft), 2), mean_freq_label_cm1=round(mean_freq(f_lab), 2),
-                mean_freq_ratio=round(mean_freq(f_lab) / mean_freq(f_dft), 4),
-                volume_ratio=round(vol_lab / prim_vol_dft, 4),
-                cv300_dft_J_molK=round(cv_dft, 4), cv300_label_J_molK=round(cv_lab, 4),
-                cv300_diff_J_molK=round(cv_lab - cv_dft, 4),
-                cv300_rel_diff_pct=round(100 * (cv_lab - cv_dft) / cv_dft, 3)),
-            potential_on_dft_setup=dict(
-                description="SevenNet-l3i5 forces on the example's own cell, supercell and displacements "
-                            "(symmetry-reduced displacements of the same amplitude for a --nosym example)",
-                max_freq_cm1=round(d_pot["max_freq_cm1"], 2),
-                max_freq_ratio_vs_dft=round(d_pot["max_freq_cm1"] / dft["max_freq_cm1"], 4),
-                mean_freq_ratio_vs_dft=round(mean_freq(f_pot) / mean_freq(f_dft), 4),
-                wasserstein_cm1_vs_dft=round(float(wasserstein_cm1(FINE_GRID_CM1, f_dft, f_pot)), 3),
-                wasserstein_cm1_vs_label=round(float(wasserstein_cm1(FINE_GRID_CM1, f_lab, f_pot)), 3),
-                imaginary_weight=d_pot["imaginary_weight"], seconds=round(t_pot, 2)),
-            fine_dos=dict(n_points=n_keep, dft=[round(float(v), 5) for v in f_dft[:n_keep]],
-                          label=[round(float(v), 5) for v in f_lab[:n_keep]]),
-        )
-        crystals.append(rec)
-        m = rec["metrics"]
-        print(f"{spec['name']:5s} W1 {m['wasserstein_cm1']:6.1f} cm-1  ω_max ratio {m['max_freq_ratio']:.3f}  "
-              f"ΔC_V {m['cv300_diff_J_molK']:+.3f} J/molK  (DFT {t_dft:.1f} s, label {t_label:.1f} s)", flush=True)
-    versions = {}
-    for pkg in ("phonopy", "sevenn", "torch", "ase", "pymatgen", "numpy"):
-        try:
-            versions[pkg] = version(pkg)
-        except Exception:
-            pass
-    doc = dict(
-        description="DFT (phonopy example force sets) vs SevenNet-l3i5 labels of the same crystals, computed by "
-                    "`python scripts/datasheet.py reference`. Both DoS: utils.datagen.label.dos_from_phonopy with "
-                    "the labeller's LabelSettings (length-based q-mesh, Gaussian broadening), no non-analytical "
-                    "(LO-TO) correction. The DFT calculations keep the supercells of the examples; the labels use "
-                    "the dataset's supercells (every lattice vector >= supercell_min_length_A) after relaxing the "
-                    "example's primitive cell with the potential.",
-        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        source=dict(repository=PHONOPY_URL, commit=commit, commit_date=commit_date,
-                    license="BSD-3-Clause", copyright="Copyright (c) 2014-2024, Phonopy. All rights reserved.",
-                    attribution="DFT force sets and structures from the phonopy examples "
-                                f"({PHONOPY_URL}/tree/{commit}/example), BSD-3-Clause; the DoS in this file are "
-                                "computed from them.",
-                    license_text=license_text),
-        settings={k: getattr(settings, k) for k in settings.__dataclass_fields__},
-        versions=versions,
-        metrics_doc=dict(
-            wasserstein_cm1="W1 = ∫|CDF_label − CDF_DFT| dω between the unit-area fine DoS (utils.train.wasserstein_cm1)",
-            max_freq_ratio="highest mode frequency on the q-mesh, label / DFT",
-            mean_freq_ratio="first moment of the unit-area DoS, label / DFT",
-            volume_ratio="volume per atom, relaxed by the potential / the example's DFT cell",
-            cv300="harmonic C_V(300 K) per mole of atoms (utils.thermo.heat_capacity), J/(mol K); diff = label − DFT"),
-        fine_grid=dict(start_cm1=0.0, step_cm1=2.0, normalization="integral = 3N modes per primitive cell",
-                       note="curves are truncated after n_points (the rest is zero), rounded to 1e-5"),
-        seconds_total=round(time.perf_counter() - t0, 1),
-        crystals=crystals,
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_json_compact(out, doc)
-    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB) in {doc['seconds_total']} s")
-    return doc
-
-
-# =========================================================================================== datasheet
 def _fmt(x, nd: int = 0) -> str:
     """Thousands separators and fixed decimals; '–' for missing/NaN."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
@@ -401,9 +89,8 @@ def figure_elements(ds, allowed: list[str], path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from utils.data import _Z
     counts = ds.elements()
-    syms = sorted(set(allowed) | set(counts), key=lambda s: _Z[s])
+    syms = sorted(set(allowed) | set(counts), key=D.atomic_number)
     vals = [counts.get(s, 0) for s in syms]
     colors = [PERIODIC_BLOCK.get(_block(s), "grey") for s in syms]
     fig, ax = plt.subplots(figsize=(max(8, 0.17 * len(syms)), 3.2))
@@ -424,13 +111,12 @@ def figure_elements(ds, allowed: list[str], path: Path) -> None:
 def figure_atoms(ds, path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    from utils.data import SPLIT_NAMES
     n_atoms = np.asarray(ds.arrays["n_atoms"])
     split = np.asarray(ds.split_codes)
     xs = np.arange(1, n_atoms.max() + 1)
     fig, ax = plt.subplots(figsize=(6, 3))
     bottom = np.zeros(len(xs))
-    for s, name in enumerate(SPLIT_NAMES):
+    for s, name in enumerate(D.SPLIT_NAMES):
         h = np.array([np.sum((n_atoms == x) & (split == s)) for x in xs])
         ax.bar(xs, h, bottom=bottom, label=f"{name} ({int((split == s).sum())})", width=0.8)
         bottom += h
@@ -531,45 +217,16 @@ def _npz_listing(path: Path) -> list[list]:
     return rows
 
 
-def convergence_table(path: Path | None = None) -> dict | None:
-    """Rows of the settings-convergence check (dataset settings vs ≥ 10 Å supercells + 24³ mesh)."""
-    import gzip
-
-    from utils.datagen.label import FINE_GRID_CM1
-    from utils.thermo import heat_capacity
-    from utils.spectra import wasserstein_cm1
-    path = path or ROOT / "data" / "reference" / "label_convergence_raw.json.gz"
-    if not path.exists():
-        return None
-    with gzip.open(path, "rt") as fh:
-        doc = json.load(fh)
-    runs: dict = {}
-    for r in doc["results"]:
-        runs.setdefault(r["id"], {})[r["run"]] = r
-    rows = []
-    for mid, pair in sorted(runs.items(), key=lambda kv: (kv[1]["dataset"]["n_atoms"], kv[0])):
-        a, b = pair["dataset"], pair["reference"]
-        fa, fb = np.asarray(a["fine_dos"]), np.asarray(b["fine_dos"])
-        cv = [float(heat_capacity(FINE_GRID_CM1, f, 300.0)) for f in (fa, fb)]
-        rows.append(dict(id=mid, formula=a["formula"], n_atoms=a["n_atoms"],
-                         supercells=f"{'×'.join(map(str, a['supercell']))} → {'×'.join(map(str, b['supercell']))}",
-                         mesh="×".join(map(str, a["mesh"])), w1=float(wasserstein_cm1(FINE_GRID_CM1, fa, fb)),
-                         mse=float(np.mean((np.asarray(a["dos"]) - np.asarray(b["dos"])) ** 2)),
-                         dwmax=a["max_freq_cm1"] / b["max_freq_cm1"] - 1.0, dcv=cv[0] / cv[1] - 1.0,
-                         ratio_atoms=b["n_atoms_supercell"] / a["n_atoms_supercell"]))
-    return dict(rows=rows, median_w1=float(np.median([r["w1"] for r in rows])), max_w1=max(r["w1"] for r in rows),
-                median_mse=float(np.median([r["mse"] for r in rows])), max_mse=max(r["mse"] for r in rows),
-                max_dwmax=max(abs(r["dwmax"]) for r in rows), max_ratio_atoms=max(r["ratio_atoms"] for r in rows))
+class Facts(SimpleNamespace):
+    """What the sections read: the dataset (``ds``, its ``meta`` and arrays ``a``), its alloys, the DFT reference
+    (``ref``), the candidate pool, and the numbers computed once from them (see :func:`gather`)."""
 
 
-def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, reference: Path = REFERENCE_JSON,
-                    candidates: bool = True, data_dir: Path | None = None) -> dict:
-    import matplotlib
-    matplotlib.use("Agg")
-    from utils import data as D
+def gather(data_dir: Path | None = None, reference: Path = REFERENCE_JSON, candidates: bool = True) -> Facts:
+    """Load the latest packed version (and its alloys, the DFT reference, the candidate pool) and compute the numbers
+    that more than one section reads."""
     from utils.datagen import prototypes as P
 
-    t0 = time.perf_counter()
     data_dir = Path(data_dir) if data_dir else D.DATA_DIR
     ds = D.load_dataset(data_dir=data_dir)
     try:
@@ -584,7 +241,6 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
     versions_json = json.loads((data_dir / D.VERSIONS_FILE).read_text())
     ref = json.loads(reference.read_text()) if reference.exists() else None
     pool = _candidate_pool() if candidates else None
-    figures.mkdir(parents=True, exist_ok=True)
 
     # ---------------------------------------------------------------------------------- numbers
     n = len(ds)
@@ -620,22 +276,21 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
     label_dev = np.asarray(a.get("label_device", np.full(n, "cpu")), str)
     allowed = list(P.ALLOWED)
     absent = [s for s in allowed if el_counts.get(s, 0) == 0]
-    gaps = [D.symbol(z) for z in range(D._Z[allowed[0]], D._Z[allowed[-1]] + 1) if D.symbol(z) not in allowed]
+    gaps = [D.symbol(z) for z in range(D.atomic_number(allowed[0]), D.atomic_number(allowed[-1]) + 1) if D.symbol(z) not in allowed]
     prov_variants = meta.get("provenance_variants") or []
     sigma_f, sigma_c = settings.get("sigma_fine_cm1"), settings.get("sigma_coarse_cm1")
 
-    # ---------------------------------------------------------------------------------- figures
-    figure_elements(ds, allowed, figures / "data_elements.png")
-    figure_atoms(ds, figures / "data_atoms_per_cell.png")
-    figure_max_freq(ds, meta, figures / "data_max_frequency.png")
-    if ref:
-        figure_dft(ref, figures / "data_dft_comparison.png")
-
-    # ---------------------------------------------------------------------------------- text
     sha_tag = json.dumps(dict(version=ds.version, sha256=ds.sha256,
                               alloys_sha256=alloys.sha256 if alloys is not None else None,
                               reference_commit=(ref or {}).get("source", {}).get("commit")))
     fname = ds.path.name if ds.path else f"phonon_dos_{ds.version}.npz"
+    loop_variables = {"p", "t", "P"}
+    return Facts(**{k: v for k, v in locals().items() if k not in loop_variables})
+
+
+def section_header(f: Facts) -> list[str]:
+    """The datasheet tag, the title and what this file is."""
+    ds, fname, sha_tag = f.ds, f.fname, f.sha_tag
     L: list[str] = []
     add = L.append
     add(f"<!-- {MARKER}: {sha_tag} -->")
@@ -645,6 +300,14 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
         f"(sha256 `{ds.sha256}`), generated by `scripts/datasheet.py` on the packed file itself: every number "
         "below is computed from the data. The dataset grows while labelling continues; each packed version is "
         "frozen (its sha256 is in `data/versions.json`) and gets this datasheet regenerated.\n")
+    return L
+
+
+def section_at_a_glance(f: Facts) -> list[str]:
+    """The summary table."""
+    alloys, ds, have_wall, label_dev, meta, n, n_atoms, n_el, n_el5, protos, ref, sizes, types, wall, wmax = f.alloys, f.ds, f.have_wall, f.label_dev, f.meta, f.n, f.n_atoms, f.n_el, f.n_el5, f.protos, f.ref, f.sizes, f.types, f.wall, f.wmax
+    L: list[str] = []
+    add = L.append
     add("## At a glance\n")
     rows = [
         ["materials", _fmt(n)],
@@ -668,8 +331,13 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
         ["packed", meta.get("created", "?")],
     ]
     add(_md_table(["", ds.version], rows, "lr") + "\n")
+    return L
 
-    # ---- motivation
+
+def section_motivation(f: Facts) -> list[str]:
+    """1. why this dataset exists."""
+    L: list[str] = []
+    add = L.append
     add("## 1. Motivation\n")
     add("The tutorial notebooks teach phonon-DoS prediction with e3nn (after Chen et al., Adv. Sci. 8, 2004214, "
         "2021, and the MRS 2021 tutorial by Andrejevic & Chen). They need a dataset that (i) ships with the "
@@ -680,8 +348,14 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
         "max-normalized 51-point DoS and are downloaded rather than shipped. This set is therefore labelled "
         "in-house with a universal machine-learned interatomic potential and phonopy. It is a teaching set: "
         "its labels are approximations of DFT (sections 5–6), not reference data.\n")
+    return L
 
-    # ---- composition
+
+def section_composition(f: Facts) -> list[str]:
+    """2. elements, structure types, atoms per cell, frequencies, splits, alloys."""
+    absent, allowed, alloys, ds, gaps, meta, multi_type, n, n_atoms, n_el, n_el10, n_el5, protos, settings, shared_type, sizes, type_protos, types, violations, w1000, wmax = f.absent, f.allowed, f.alloys, f.ds, f.gaps, f.meta, f.multi_type, f.n, f.n_atoms, f.n_el, f.n_el10, f.n_el5, f.protos, f.settings, f.shared_type, f.sizes, f.type_protos, f.types, f.violations, f.w1000, f.wmax
+    L: list[str] = []
+    add = L.append
     add("## 2. Composition\n")
     add(f"**{_fmt(n)} crystalline materials**, each one ordered periodic crystal (no partial occupancy, no "
         f"defects, no surfaces), with {n_el} elements in all; {n_el5} elements occur in ≥ 5 materials and "
@@ -727,8 +401,15 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
             + ", ".join(f"{s} ({c} compositions)" for s, c in series.items())
             + ", ordered supercells of the end members, labelled like the main set; notebook 05 uses them with "
               "the N-hot input.\n")
+    return L
 
-    # ---- collection
+
+def section_structures(f: Facts) -> list[str]:
+    """3.1 how the candidate structures were generated."""
+    from utils.datagen import prototypes as P
+    counts, n, pool = f.counts, f.n, f.pool
+    L: list[str] = []
+    add = L.append
     add("## 3. How the data were made\n")
     add("### 3.1 Structures\n")
     ionic = sorted(P.IONIC_SEEDS)
@@ -761,6 +442,14 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
         "primitive cell is labelled. Which members of a family are real, stable compounds is *not* checked "
         "against a database: the potential's relaxation and the stability rule (3.4) decide what is kept, so "
         "some materials are hypothetical.\n")
+    return L
+
+
+def section_relaxation(f: Facts) -> list[str]:
+    """3.2 the labelling settings."""
+    meta, prov_variants, settings, sigma_c, sigma_f = f.meta, f.prov_variants, f.settings, f.sigma_c, f.sigma_f
+    L: list[str] = []
+    add = L.append
     add("### 3.2 Relaxation and phonons\n")
     v = meta.get("versions") or {}
     add(f"Labeller **{meta.get('labeller')}** (SevenNet, Park et al., J. Chem. Theory Comput. 20, 4857, 2024; "
@@ -787,6 +476,14 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
                         f"numpy {(p.get('versions') or {}).get('numpy', '?')}) ×{p.get('n')}" for p in prov_variants)
             + ". The settings are the same in all of them; records labelled on the GPU machine were built there "
               "from pre-built starting structures (`export-tasks`), hence no pymatgen version.\n")
+    return L
+
+
+def section_outcomes(f: Facts) -> list[str]:
+    """3.3 counts and failure reasons of the labelling run."""
+    counts, failed, invalid = f.counts, f.failed, f.invalid
+    L: list[str] = []
+    add = L.append
     add("### 3.3 Outcomes of the labelling run\n")
     orows = [[k, _fmt(counts.get(k))] for k in
              ("unique", "labelled", "failed", "stable", "unstable", "invalid", "excluded_light", "packed")
@@ -804,6 +501,14 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
     if invalid.get("count"):
         add(f"{invalid['count']} stable records were invalid: "
             + "; ".join(f"{r} ({c})" for r, c in invalid.get("reasons", {}).items()) + ".\n")
+    return L
+
+
+def section_stability(f: Facts) -> list[str]:
+    """3.4 the stability rule and the imaginary-mode weights."""
+    iw_packed, iwm, n, q, settings = f.iw_packed, f.iwm, f.n, f.q, f.settings
+    L: list[str] = []
+    add = L.append
     add("### 3.4 Stability rule and imaginary modes\n")
     thr = settings.get("imaginary_threshold_cm1")
     lim = settings.get("max_imaginary_weight")
@@ -821,6 +526,14 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
         "(acoustic sum rule, finite supercell), not for real instabilities. A relaxed "
         "structure that is only metastable for the potential can still pass; one that is unstable for the "
         "potential but stable in reality is lost.\n")
+    return L
+
+
+def section_light_elements(f: Facts) -> list[str]:
+    """3.5 the materials excluded for modes above 1000 cm⁻¹."""
+    light = f.light
+    L: list[str] = []
+    add = L.append
     add("### 3.5 Light-element decision\n")
     add(f"Materials with more than {D.LIGHT_MODE_LIMIT:.0%} of their modes above 1000 cm⁻¹ are excluded: the "
         f"51-point target ends at 1000 cm⁻¹ (the original tutorial's grid), so their max-normalized target would "
@@ -828,7 +541,14 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
         f"this version" + (f" ({', '.join(f'`{i}`' for i in light.get('ids', [])[:12])}"
                            + (", …" if len(light.get("ids", [])) > 12 else "") + ")" if light.get("ids") else "")
         + ". Hydrogen lies outside the generator's element pool, so hydrides do not occur at all. The fine DoS goes to 2000 cm⁻¹ and keeps every mode of the materials that remain.\n")
+    return L
 
+
+def section_isolated_atoms(f: Facts) -> list[str]:
+    """3.6 the materials excluded at the graph cutoff."""
+    meta = f.meta
+    L: list[str] = []
+    add = L.append
     isolated = (meta.get("excluded") or {}).get("isolated_at_r_max") or {}
     add("### 3.6 Atoms without a neighbour at the graph cutoff\n")
     add(f"A crystal graph joins atoms closer than r_max = {D.GRAPH_R_MAX:g} Å (the series' cutoff, as in the original "
@@ -836,7 +556,14 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
         f"a graph at that cutoff, so it is excluded. This removed **{isolated.get('count', 0)}** stable material(s)"
         + (f" ({', '.join(f'`{i}`' for i in isolated.get('ids', []))})" if isolated.get("ids") else "")
         + "; a larger r_max would keep them at the price of more edges.\n")
+    return L
 
+
+def section_rare_elements(f: Facts) -> list[str]:
+    """3.7 the materials excluded for a rare element."""
+    meta = f.meta
+    L: list[str] = []
+    add = L.append
     rare = (meta.get("excluded") or {}).get("rare_elements")
     if rare is not None:
         add("### 3.7 Elements in fewer than five materials\n")
@@ -845,7 +572,15 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
             f"(`utils.data.drop_rare_elements`). A network cannot learn an element from one to four examples, "
             f"and the split could not place it in every part. This removed **{rare.get('count', 0)}** material(s)"
             + (f" with {', '.join(rare.get('elements', []))}" if rare.get("elements") else "") + ".\n")
-    conv = convergence_table()
+    return L
+
+
+def section_convergence(f: Facts) -> list[str]:
+    """3.8 the settings against converged ones (utils.datagen.convergence)."""
+    from utils.datagen.convergence import convergence_summary
+    L: list[str] = []
+    add = L.append
+    conv = convergence_summary()
     add("### 3.8 Convergence of the settings\n")
     if conv:
         add(f"`python -m utils.datagen converge` recomputes the phonons of {len(conv['rows'])} stable materials (one per "
@@ -866,8 +601,14 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
             "them).\n")
     else:
         add("No convergence check is stored (`python -m utils.datagen converge`).\n")
+    return L
 
-    # ---- cost
+
+def section_cost(f: Facts) -> list[str]:
+    """4. labelling cost per material and device."""
+    cost, have_wall, label_dev, wall = f.cost, f.have_wall, f.label_dev, f.wall
+    L: list[str] = []
+    add = L.append
     add("## 4. Labelling cost\n")
     if have_wall.any():
         part = {k: np.nansum(v) for k, v in cost.items()}
@@ -892,8 +633,14 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
                 "`data/labels/`).\n")
     else:
         add("No timings are stored in this version.\n")
+    return L
 
-    # ---- limits
+
+def section_limits(f: Facts) -> list[str]:
+    """5. what the labels are and are not."""
+    ref, settings, sigma_c, sigma_f = f.ref, f.settings, f.sigma_c, f.sigma_f
+    L: list[str] = []
+    add = L.append
     add("## 5. What the labels are — and are not\n")
     limits = [
         "**A universal potential, not DFT.** Forces come from SevenNet-l3i5, trained on PBE(+U) relaxation data. "
@@ -935,8 +682,14 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
     for x in limits:
         add(f"* {x}")
     add("")
+    return L
 
-    # ---- DFT comparison
+
+def section_dft_comparison(f: Facts) -> list[str]:
+    """6. the labels against DFT (utils.datagen.dft)."""
+    ref = f.ref
+    L: list[str] = []
+    add = L.append
     add("## 6. Comparison with DFT\n")
     if ref:
         src = ref["source"]
@@ -1029,8 +782,13 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
     else:
         add("No reference file (`data/reference/dft_comparison.json`) yet: run `python scripts/datasheet.py "
             "reference --phonopy-repo <clone of github.com/phonopy/phonopy>`.\n")
+    return L
 
-    # ---- original data
+
+def section_original_data(f: Facts) -> list[str]:
+    """7. the original tutorial's data."""
+    L: list[str] = []
+    add = L.append
     add("## 7. The original tutorial's DFPT data\n")
     add("The MRS 2021 tutorial (Andrejevic & Chen, github.com/ninarina12/phononDoS_tutorial) trains on 1,521 "
         "DFPT phonon DoS from Petretto et al., *High-throughput density-functional perturbation theory phonons "
@@ -1043,11 +801,17 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
         "it and notebooks 05–06 cannot. The two sets differ in method (DFPT vs a universal potential), "
         "functional, structures (experimental vs generated) and LO–TO treatment: models trained on one should "
         "not be scored on the other without saying so.\n")
+    return L
 
-    # ---- files
+
+def section_files(f: Facts) -> list[str]:
+    """8. files and formats."""
+    a, data_dir, ds, fname, n, n_atoms, versions_json = f.a, f.data_dir, f.ds, f.fname, f.n, f.n_atoms, f.versions_json
+    L: list[str] = []
+    add = L.append
     add("## 8. Files and formats\n")
     frows = []
-    for vname in sorted(versions_json, key=D._version_key):
+    for vname in sorted(versions_json, key=D.version_key):
         entry = versions_json[vname]
         for k, sha in entry.items():
             if k.endswith(".npz"):
@@ -1070,15 +834,25 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
         "load_dataset('v0') for a fixed one\nm = ds[0]                     # Material: formula, structure, dos, "
         "fine_dos, pdos, split, ...\ndf = ds.to_dataframe()        # one row per material\nds.meta                       "
         "# provenance and the numbers of this datasheet\n```\n")
+    return L
 
-    # ---- uses
+
+def section_uses(f: Facts) -> list[str]:
+    """9. intended uses."""
+    L: list[str] = []
+    add = L.append
     add("## 9. Uses\n")
     add("Intended: teaching and small experiments on structure → phonon-DoS models (notebooks 01–06), "
         "partial-DoS and alloy (N-hot) exercises, derived thermal properties. Not intended: benchmarking "
         "against DFT or experiment, claims about specific real compounds (some are hypothetical, all are "
         "softened), properties that need LO–TO splitting, anharmonicity or temperature dependence.\n")
+    return L
 
-    # ---- licence
+
+def section_licence(f: Facts) -> list[str]:
+    """10. licence and citation."""
+    L: list[str] = []
+    add = L.append
     add("## 10. Licence and citation\n")
     add("Data (`data/*.npz`, `data/labels/`, `data/reference/`): **CC BY 4.0** (see `LICENSE`); attribute "
         "\"phonon-dos-e3nn dataset, labelled with SevenNet-l3i5 and phonopy\". Tools: SevenNet (GPL-3.0) and "
@@ -1088,15 +862,68 @@ def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, referen
         "Cite the works in `CITATION.cff`: Chen et al. 2021 (the method), Andrejevic & Chen 2021 (the tutorial), "
         "Park et al. 2024 (SevenNet), Togo et al. 2023 (phonopy), Petretto et al. 2018 (the original data), and "
         "this repository with the dataset version and its sha256.\n")
+    return L
 
-    # ---- maintenance
+
+def section_maintenance(f: Facts) -> list[str]:
+    """11. versions and how to regenerate."""
+    versions_json = f.versions_json
+    L: list[str] = []
+    add = L.append
     add("## 11. Maintenance\n")
     add("Versions are never overwritten silently: a new packing gets a new version in `data/versions.json` "
         "(v0 is the first snapshot; later versions add materials labelled with the same settings). After packing, "
         "run `python scripts/datasheet.py`; `tests/test_datasheet.py` fails while this datasheet describes "
         "another file than the latest packed one. Versions on record: "
         + ", ".join(f"{k} ({versions_json[k].get('n_materials', '?')} materials)"
-                    for k in sorted(versions_json, key=D._version_key)) + ".\n")
+                    for k in sorted(versions_json, key=D.version_key)) + ".\n")
+    return L
+
+
+# A new section: write a function `section_<name>(f: Facts) -> list[str]` (markdown pieces, joined by newlines)
+# and add it to SECTIONS where it belongs in the datasheet.
+
+
+SECTIONS = (
+    section_header,
+    section_at_a_glance,
+    section_motivation,
+    section_composition,
+    section_structures,
+    section_relaxation,
+    section_outcomes,
+    section_stability,
+    section_light_elements,
+    section_isolated_atoms,
+    section_rare_elements,
+    section_convergence,
+    section_cost,
+    section_limits,
+    section_dft_comparison,
+    section_original_data,
+    section_files,
+    section_uses,
+    section_licence,
+    section_maintenance,
+)
+
+
+def build_datasheet(readme: Path = DATA_README, figures: Path = FIGURES, reference: Path = REFERENCE_JSON,
+                    candidates: bool = True, data_dir: Path | None = None) -> dict:
+    """Write the datasheet (every section of ``SECTIONS``, in order) to ``readme`` and its figures to ``figures``."""
+    import matplotlib
+    matplotlib.use("Agg")
+
+    t0 = time.perf_counter()
+    f = gather(data_dir, reference, candidates)
+    ds, meta, ref, allowed, n = f.ds, f.meta, f.ref, f.allowed, f.n
+    figures.mkdir(parents=True, exist_ok=True)
+    figure_elements(ds, allowed, figures / "data_elements.png")
+    figure_atoms(ds, figures / "data_atoms_per_cell.png")
+    figure_max_freq(ds, meta, figures / "data_max_frequency.png")
+    if ref:
+        figure_dft(ref, figures / "data_dft_comparison.png")
+    L = [piece for section in SECTIONS for piece in section(f)]
     text = "\n".join(L).rstrip() + "\n"
     readme.write_text(text)
     dt = time.perf_counter() - t0

@@ -152,18 +152,18 @@ def test_dask_options_without_dask_name_the_extra(tmp_path, tasks_file):
 
 def test_deadline_interrupts_a_worker_thread():
     """Dask runs tasks in threads, where SIGALRM cannot be used: the per-material time limit still fires there."""
-    from utils.datagen.runner import _start_deadline, _Timeout
+    from utils.datagen._worker import Timeout, start_deadline
 
     outcome = {}
 
     def busy():
-        cancel = _start_deadline(1)
+        cancel = start_deadline(1)
         t0 = time.monotonic()
         try:
             while time.monotonic() - t0 < 30:
                 sum(range(1000))
             outcome["result"] = "ran to the end"
-        except _Timeout:
+        except Timeout:
             outcome["result"] = f"timed out after {time.monotonic() - t0:.1f} s"
         finally:
             cancel()

@@ -24,6 +24,8 @@ import numpy as np
 import pytest
 
 from utils import data as D
+from utils.data.cli import main as data_main
+from utils.datagen.pack import pack
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_CSV = Path(__file__).with_name("fixtures") / "original_sample.csv"
@@ -62,15 +64,15 @@ def fake_record(rid, numbers, centers=None, set_name="main", stable=True, ok=Tru
                imaginary_weight=0.0 if stable else 0.05, min_freq_cm1=-1.0, stable=stable,
                seconds=dict(relax=0.1, forces=1.0, dos=0.2, total=1.3))
     els = list(dict.fromkeys(D.symbol(z) for z in numbers))
-    centers = centers or {el: 150.0 + 37.0 * (D._Z[el] % 11) for el in els}
+    centers = centers or {el: 150.0 + 37.0 * (D.atomic_number(el) % 11) for el in els}
     if light:
         centers[els[-1]] = 1400.0
     pdos = {}
     for el in els:
         g = _gauss(FINE, centers[el], 30.0)
-        pdos[el] = 3 * numbers.count(D._Z[el]) * g / np.trapezoid(g, FINE)
+        pdos[el] = 3 * numbers.count(D.atomic_number(el)) * g / np.trapezoid(g, FINE)
     fine = sum(pdos.values())
-    coarse = sum(3 * numbers.count(D._Z[el]) * _gauss(COARSE, centers[el], 40.0) for el in els) + 1e-3
+    coarse = sum(3 * numbers.count(D.atomic_number(el)) * _gauss(COARSE, centers[el], 40.0) for el in els) + 1e-3
     w_above = float(fine[FINE > 1000].sum() / fine.sum())
     rec.update(max_freq_cm1=max(centers.values()) + 60, weight_above_1000_cm1=w_above)
     if stable:
@@ -184,7 +186,7 @@ def test_split_violation_detected():
 def packed(tmp_path):
     labels, out = tmp_path / "labels", tmp_path / "data"
     good = synthetic_labels(labels)
-    res = D.pack("v0", labels_dir=labels, out_dir=out, seed=0, min_materials_per_element=1)
+    res = pack("v0", labels_dir=labels, out_dir=out, seed=0, min_materials_per_element=1)
     return labels, out, good, res
 
 
@@ -247,9 +249,9 @@ def test_pack_load_round_trip(packed):
 def test_tampered_file_and_versions(packed):
     labels, out, _, _ = packed
     with pytest.raises(D.DataError, match="already packed"):
-        D.pack("v0", labels_dir=labels, out_dir=out, min_materials_per_element=1)
-    D.pack("v2", labels_dir=labels, out_dir=out, min_materials_per_element=1)
-    D.pack("v10", labels_dir=labels, out_dir=out, min_materials_per_element=1)
+        pack("v0", labels_dir=labels, out_dir=out, min_materials_per_element=1)
+    pack("v2", labels_dir=labels, out_dir=out, min_materials_per_element=1)
+    pack("v10", labels_dir=labels, out_dir=out, min_materials_per_element=1)
     assert D.available_versions(out) == ["v0", "v2", "v10"] and D.load_dataset(data_dir=out).version == "v10"
     path = out / "phonon_dos_v2.npz"
     raw = bytearray(path.read_bytes())
@@ -259,7 +261,7 @@ def test_tampered_file_and_versions(packed):
         D.load_dataset("v2", data_dir=out)
     msg = str(err.value)
     assert "phonon_dos_v2.npz" in msg and "re-checkout" in msg and "re-pack" in msg
-    D.pack("v2", labels_dir=labels, out_dir=out, force=True, min_materials_per_element=1)
+    pack("v2", labels_dir=labels, out_dir=out, force=True, min_materials_per_element=1)
     assert len(D.load_dataset("v2", data_dir=out)) == 12
     with pytest.raises(D.DataError, match="v7"):
         D.load_dataset("v7", data_dir=out)
@@ -271,7 +273,7 @@ def test_tampered_file_and_versions(packed):
 def test_pack_without_main_records(tmp_path):
     write_labels(tmp_path / "labels", [fake_record("u", [11, 17], stable=False)])
     with pytest.raises(D.DataError, match="no packable"):
-        D.pack("v0", labels_dir=tmp_path / "labels", out_dir=tmp_path / "out", min_materials_per_element=1)
+        pack("v0", labels_dir=tmp_path / "labels", out_dir=tmp_path / "out", min_materials_per_element=1)
     assert not (tmp_path / "out" / "versions.json").exists()
 
 
@@ -286,7 +288,7 @@ def test_validate_record():
 
 def test_cli_summary(packed, capsys):
     _, out, _, _ = packed
-    assert D.main(["--summary", "--data-dir", str(out)]) == 0
+    assert data_main(["--summary", "--data-dir", str(out)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1
     s = json.loads(lines[0])
@@ -295,19 +297,20 @@ def test_cli_summary(packed, capsys):
     assert s["atoms_per_cell"] == {"min": 1, "max": 4} and s["max_imaginary_weight"] == 0.0
     assert {"n_elements", "n_structure_types", "elements_with_ge5"} <= set(s)
     labels = out.parent / "labels"
-    assert D.main(["pack", "--version", "v1", "--labels-dir", str(labels), "--out-dir", str(out),
+    assert data_main(["pack", "--version", "v1", "--labels-dir", str(labels), "--out-dir", str(out),
                    "--min-per-element", "1"]) == 0
     res = json.loads(capsys.readouterr().out)
     assert res["files"]["phonon_dos_v1.npz"]["n_materials"] == 12 and D.latest_version(out) == "v1"
-    assert D.main(["pack", "--version", "v1", "--labels-dir", str(labels), "--out-dir", str(out),
+    assert data_main(["pack", "--version", "v1", "--labels-dir", str(labels), "--out-dir", str(out),
                    "--min-per-element", "1"]) == 1
     assert "already packed" in capsys.readouterr().err
 
 
 def test_module_entry_point_and_lowest_layer(packed):
-    """`python -m utils.data` works, and importing utils.data pulls in neither torch nor utils.graphs."""
+    """`python -m utils.data` works, and importing utils.data pulls in neither torch nor utils.graphs, nor the
+    packer and label store (utils.datagen: what produces the shipped files)."""
     _, out, _, _ = packed
-    code = ("import sys, utils.data; bad = [m for m in ('torch', 'utils.graphs', 'pandas', 'pymatgen') "
+    code = ("import sys, utils.data; bad = [m for m in ('torch', 'utils.graphs', 'pandas', 'pymatgen', 'utils.datagen') "
             "if m in sys.modules]; assert not bad, bad")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env=env)
@@ -382,10 +385,12 @@ def test_original_success_and_cache(server, tmp_path, capsys, monkeypatch):
     n_requests = len(h.log)
     assert (cache / "data.csv.parsed.npz").exists()
 
+    from utils.data import original
+
     def _no_parse(path):
         raise AssertionError("parsed again despite the cache")
 
-    monkeypatch.setattr(D, "_parse_original_arrays", _no_parse)
+    monkeypatch.setattr(original, "_parse_original_arrays", _no_parse)   # the module that calls it
     ds2 = D.load_dataset(source="original", url=f"{base}/data.csv", cache_dir=cache, expected_git_blob=FIXTURE_BLOB)
     assert len(h.log) == n_requests and ds2.sha256 == sha                       # served from the caches
     assert ds2.ids.tolist() == ds.ids.tolist() and np.array_equal(ds2.dos, ds.dos)
@@ -632,7 +637,7 @@ def test_pack_excludes_atoms_isolated_at_the_graph_cutoff(tmp_path):
     (labels / "pending").mkdir(parents=True)
     for r in recs:
         (labels / "pending" / f"{r['id']}.json").write_text(json.dumps(r))
-    D.pack("v0", labels_dir=labels, out_dir=out, seed=0, min_materials_per_element=1)
+    pack("v0", labels_dir=labels, out_dir=out, seed=0, min_materials_per_element=1)
     ds = D.load_dataset("v0", data_dir=out)
     assert "lonely" not in ds.ids.tolist() and len(ds) == 12
     assert ds.meta["excluded"]["isolated_at_r_max"]["ids"] == ["lonely"]
@@ -644,7 +649,7 @@ def test_pack_applies_the_rare_element_rule_by_default(tmp_path):
     labels = tmp_path / "labels"
     synthetic_labels(labels)
     with pytest.raises(D.DataError, match=r"fewer than 5 materials \(.*Na.*\).*--min-per-element 1"):
-        D.pack("v0", labels_dir=labels, out_dir=tmp_path / "out")
+        pack("v0", labels_dir=labels, out_dir=tmp_path / "out")
     assert not (tmp_path / "out" / "versions.json").exists()
 
 
@@ -657,3 +662,41 @@ def test_drop_rare_elements_repeats_until_every_element_has_enough():
     assert ids == ["m0", "m1", "m2", "m3", "m4"] and els == ["Na", "Cl"]
     assert [r["id"] for r in keep] == [f"m{i}" for i in range(5, 10)]
     assert D.drop_rare_elements(keep, min_materials=5)[1] == []          # nothing left to drop
+
+
+# ------------------------------------------------------------------ one validator, one label store
+def _user_json(path: Path, structure: dict, freq=None, dos=None) -> Path:
+    freq = list(COARSE) if freq is None else freq
+    dos = list(_gauss(COARSE, 300, 50)) if dos is None else dos
+    path.write_text(json.dumps(dict(materials=[dict(id="x-1", structure=structure, freq_cm1=freq, dos=dos)])))
+    return path
+
+
+def test_every_importer_refuses_a_bad_structure_with_the_same_check(tmp_path):
+    """The packer's record check and the user-JSON importer go through utils.data.schema.check_structure."""
+    bad_z = dict(cell=(np.eye(3) * 4).tolist(), numbers=[0, 17], frac_coords=[[0, 0, 0], [.5, .5, .5]])
+    assert "atomic numbers outside 1..118" in D.validate_record(dict(fake_record("a", [11, 17]), structure=bad_z))
+    with pytest.raises(D.ParseError, match=r"material 0 \('x-1'\).*atomic numbers outside 1\.\.118"):
+        D.load_user_dataset(_user_json(tmp_path / "z.json", bad_z))
+    flat = dict(bad_z, numbers=[11, 17], cell=[[4, 0, 0], [0, 4, 0], [0, 0, 0]])       # singular cell
+    assert "non-singular" in D.validate_record(dict(fake_record("a", [11, 17]), structure=flat))
+    with pytest.raises(D.ParseError, match="non-singular"):
+        D.load_user_dataset(_user_json(tmp_path / "cell.json", flat))
+    good = dict(bad_z, numbers=[11, 17])
+    with pytest.raises(D.ParseError, match="dos: 50 values for 51 frequencies"):
+        D.load_user_dataset(_user_json(tmp_path / "dos.json", good, dos=[0.1] * 50))
+    with pytest.raises(D.ParseError, match="freq_cm1: expected an increasing list"):
+        D.load_user_dataset(_user_json(tmp_path / "freq.json", good, freq=list(COARSE[::-1])))
+    ds = D.load_user_dataset(_user_json(tmp_path / "ok.json", good))
+    assert ds[0].formula == "NaCl" and ds.dos.max() == 1.0 and ds.arrays["numbers"].tolist() == [11, 17]
+
+
+def test_pack_names_a_truncated_shard(tmp_path):
+    """The packer reads the label store through utils.datagen.store: a cut shard is a DataError naming the file."""
+    labels = tmp_path / "labels"
+    write_labels(labels, [fake_record(f"m{i}", [11, 17]) for i in range(3)])
+    shard = labels / "shards" / "shard-0000.jsonl.gz"
+    shard.write_bytes(shard.read_bytes()[:200])
+    with pytest.raises(D.DataError, match=r"shard-0000\.jsonl\.gz: unreadable.*truncated"):
+        pack("v0", labels_dir=labels, out_dir=tmp_path / "out", min_materials_per_element=1)
+    assert not (tmp_path / "out" / "versions.json").exists()

@@ -41,7 +41,7 @@ def test_bad_reference_file_names_the_row(tmp_path):
 def test_stored_comparison_matches_the_shipped_labels():
     """data/reference/labels_vs_experiment.json is what `python -m utils.datagen experiment` computes from the
     committed label shards (rerun it after adding shards)."""
-    from utils.datagen.runner import DEFAULT_OUT, iter_records
+    from utils.datagen.store import DEFAULT_OUT, iter_records
     stored = experiment.read_results()
     fresh = experiment.results(iter_records(DEFAULT_OUT, include_pending=False))
     assert stored == json.loads(json.dumps(fresh)), "stale: run `python -m utils.datagen experiment`"

@@ -22,12 +22,17 @@ LAYERS = [
     ("contract: grids, units, metrics, elements", ["utils.spectra", "utils.elements"]),
     ("compute on arrays", ["utils.graphs", "utils.model", "utils.plot", "utils.distributed", "utils.partial_dos",
                            "utils.alloys"]),
-    # below the readers only because utils.data.pack (the build-time packer) still reads the label store
-    ("produce labels", ["utils.datagen", "utils.datagen._worker", "utils.datagen.label", "utils.datagen.filters",
-                        "utils.datagen.prototypes", "utils.datagen.known", "utils.datagen.benchmark", "utils.datagen.experiment",
-                        "utils.datagen.runner", "utils.datagen.cluster", "utils.datagen.convergence",
-                        "utils.datagen.cli", "utils.datagen.__main__"]),
-    ("read shipped files", ["utils.checkpoint", "utils.data"]),
+    ("read shipped files", ["utils.checkpoint", "utils.data.errors", "utils.data.files",
+                            "utils.data.split", "utils.data.schema", "utils.data.dataset", "utils.data.literal",
+                            "utils.data.original", "utils.data.reader", "utils.data.user", "utils.data"]),
+    # above the readers: the packer checks records with utils.data's validator and writes its format
+    ("produce shipped files", ["utils.datagen", "utils.datagen._worker", "utils.datagen.label", "utils.datagen.filters",
+                               "utils.datagen.prototypes", "utils.datagen.known", "utils.datagen.benchmark",
+                               "utils.datagen.store", "utils.datagen.runner", "utils.datagen.experiment",
+                               "utils.datagen.cluster", "utils.datagen.convergence", "utils.datagen.pack",
+                               "utils.datagen.dft", "utils.datagen.cli", "utils.datagen.__main__"]),
+    # `python -m utils.data pack` forwards to the packer, so the dataset's command line sits above it
+    ("dataset command line", ["utils.data.cli", "utils.data.__main__"]),
     ("train and predict", ["utils.train", "utils.predict"]),
     ("evidence", ["utils.claims", "utils.claims.stats", "utils.claims.results", "utils.claims.models",
                   "utils.claims.rotations", "utils.claims.plan", "utils.claims.report", "utils.claims.runner",

@@ -149,6 +149,7 @@ def test_pack_v2_rules(tmp_path):
     from test_data import fake_record, write_labels
 
     from utils import data as D
+    from utils.datagen.pack import pack
     chem = [[11, 17], [12, 8], [19, 35], [37, 53], [55, 17], [20, 9, 9], [38, 22, 8, 8], [29], [13], [26, 27],
             [56, 52], [12, 16]]
     recs = [fake_record(f"m{i:02d}", z, origin="substituted", energy_per_atom_eV=-1.0) for i, z in enumerate(chem)]
@@ -164,7 +165,7 @@ def test_pack_v2_rules(tmp_path):
     (labels / "references.json").write_text(json.dumps(refs))
     member_file = tmp_path / "bench.json"
     member_file.write_text(json.dumps(dict(members=[dict(id="known-NaCl", formula="NaCl", name="NaCl")])))
-    D.pack("v2", labels_dir=labels, out_dir=out, seed=0, min_materials_per_element=1, benchmark_file=member_file,
+    pack("v2", labels_dir=labels, out_dir=out, seed=0, min_materials_per_element=1, benchmark_file=member_file,
            rules="v2")
     ds = D.load_dataset("v2", data_dir=out)
     split = {str(i): D.SPLIT_NAMES[int(s)] for i, s in zip(ds.ids, ds.split_codes)}
@@ -181,9 +182,10 @@ def test_pack_v2_needs_references(tmp_path):
     from test_data import fake_record, write_labels
 
     from utils import data as D
+    from utils.datagen.pack import pack
     write_labels(tmp_path / "labels", shard_recs=[fake_record("m0", [11, 17])])
     with pytest.raises(D.DataError, match="python -m utils.datagen references"):
-        D.pack("v2", labels_dir=tmp_path / "labels", out_dir=tmp_path / "data", min_materials_per_element=1,
+        pack("v2", labels_dir=tmp_path / "labels", out_dir=tmp_path / "data", min_materials_per_element=1,
                rules="v2")
 
 
@@ -199,6 +201,7 @@ def test_retry_failed_requeues_matching_failures_and_pack_prefers_the_success(tm
     from test_data import fake_record, write_labels
 
     from utils import data as D
+    from utils.datagen.pack import pack
     from utils.datagen.runner import _tasks
     labels = tmp_path / "labels"
     vol = fake_record("cand-a", [11, 17], ok=False, reason="volume changed by -30% on relaxation (limit ±25%)")
@@ -214,5 +217,5 @@ def test_retry_failed_requeues_matching_failures_and_pack_prefers_the_success(tm
     # the material labelled again lands in a later shard: the packer keeps the successful record
     with gzip.open(labels / "shards" / "shard-0001.jsonl.gz", "wt") as fh:
         fh.write(json.dumps(fake_record("cand-a", [11, 17])) + "\n")
-    D.pack("v0", labels_dir=labels, out_dir=tmp_path / "data", min_materials_per_element=1)
+    pack("v0", labels_dir=labels, out_dir=tmp_path / "data", min_materials_per_element=1)
     assert D.load_dataset("v0", data_dir=tmp_path / "data").ids.tolist() == ["cand-a"]

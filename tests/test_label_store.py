@@ -63,3 +63,22 @@ def test_a_truncated_shard_is_named(tmp_path):
     bad.write_bytes(gzip.compress(b'{"id": "x", "ok": tru'))
     res = _datagen("status", "--out", tmp_path)
     assert res.returncode == 2 and str(bad) in res.stderr and "line 1" in res.stderr
+
+
+def test_one_reader_order_and_kinds(tmp_path):
+    """utils.datagen.store.iter_records: pending/, failed/, then the shards (a concurrent pack-shard writes the
+    shard before deleting the pending files, so this order never misses a record); failed/ only when asked."""
+    from utils.datagen.store import done_ids, iter_records, pack_shard
+
+    _shard(tmp_path / "shards" / "shard-0000.jsonl.gz", [_rec(0), _rec(1)])
+    for sub, i in (("pending", 2), ("failed", 3)):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / f"fake-{i}.json").write_text(json.dumps(_rec(i)))
+    got = [(kind, rec["id"]) for kind, rec in iter_records(tmp_path, include_failed=True, with_kind=True)]
+    assert got == [("pending", "fake-2"), ("failed", "fake-3"), ("shards", "fake-0"), ("shards", "fake-1")]
+    assert [r["id"] for r in iter_records(tmp_path)] == ["fake-2", "fake-0", "fake-1"]
+    assert done_ids(tmp_path) == {f"fake-{i}" for i in range(4)}
+    path, n_pending, n_failed = pack_shard(tmp_path)
+    assert (path.name, n_pending, n_failed) == ("shard-0001.jsonl.gz", 1, 1)
+    assert [r["id"] for r in iter_records(tmp_path, include_failed=True)] == [f"fake-{i}" for i in range(4)]
+    assert pack_shard(tmp_path) is None

@@ -2,9 +2,9 @@
 
 Modules import one way, in layers (docs/DESIGN.md draws the graph, tests/test_import_graph.py checks it):
 ``_env``/``_io`` → ``thermo`` → ``spectra``/``elements`` (grids, units, metrics, element data) → ``graphs``/``model``/
-``plot``/``partial_dos``/``alloys`` → ``datagen`` → ``checkpoint``/``data`` → ``train``/``predict`` → ``claims`` (the
-evidence; its old names ``baselines``/``experiments`` re-export it). Importing ``utils`` has no side effects: no rcParams
-changes, no prints, no downloads.
+``plot``/``partial_dos``/``alloys`` → ``checkpoint``/``data`` (read shipped files) → ``datagen`` (produce them) →
+``train``/``predict`` → ``claims`` (the evidence; its old names ``baselines``/``experiments`` re-export it). Importing
+``utils`` has no side effects: no rcParams changes, no prints, no downloads.
 
 Example:
     >>> import utils

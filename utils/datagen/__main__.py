@@ -18,7 +18,7 @@ import argparse
 import sys
 
 from .cli import main
-from .runner import ShardError
+from .store import ShardError
 
 if __name__ == "__main__":
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import runner
+from . import runner, store
 
 
 def main(parser) -> int:
@@ -65,7 +65,7 @@ def main(parser) -> int:
     for name in ("pack-shard", "status"):
         sub.add_parser(name)
     for sp in sub.choices.values():
-        sp.add_argument("--out", type=Path, default=runner.DEFAULT_OUT)
+        sp.add_argument("--out", type=Path, default=store.DEFAULT_OUT)
     args = parser.parse_args()
     if args.cmd == "converge":
         from .convergence import RAW, cmd_converge

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from .._io import atomic_write_bytes
-from . import runner
+from . import store
 from ._worker import calculator, init_worker, package_versions
 from .label import LabelSettings
 
@@ -63,7 +63,7 @@ def _phonons(job: tuple[dict, str, dict]) -> dict:
 
 def cmd_converge(args) -> int:
     from tqdm import tqdm
-    recs = pick(runner.iter_records(args.out), args.n)
+    recs = pick(store.iter_records(args.out), args.n)
     base = LabelSettings()
     runs = {"dataset": base, "reference": reference_settings(base)}
     jobs = [(r, name, dataclasses.asdict(s)) for r in recs for name, s in runs.items()]
@@ -79,3 +79,36 @@ def cmd_converge(args) -> int:
     atomic_write_bytes(args.file, gzip.compress(json.dumps(out).encode("utf-8")))
     print(f"wrote {len(results)} runs to {args.file.name}")
     return 0
+
+
+def convergence_summary(path: Path | None = None) -> dict | None:
+    """Rows of the settings-convergence check (dataset settings vs ≥ 10 Å supercells + 24³ mesh), per material:
+    W₁ of the fine DoS (cm⁻¹), MSE of the 51-point target, relative ω_max and C_V(300 K) changes, supercell atoms
+    ratio; with their medians/maxima. None when ``path`` (default ``RAW``) does not exist. Read by the datasheet."""
+    import numpy as np
+
+    from ..spectra import wasserstein_cm1
+    from ..thermo import heat_capacity
+    from .label import FINE_GRID_CM1
+    path = path or RAW
+    if not path.exists():
+        return None
+    with gzip.open(path, "rt") as fh:
+        doc = json.load(fh)
+    runs: dict = {}
+    for r in doc["results"]:
+        runs.setdefault(r["id"], {})[r["run"]] = r
+    rows = []
+    for mid, pair in sorted(runs.items(), key=lambda kv: (kv[1]["dataset"]["n_atoms"], kv[0])):
+        a, b = pair["dataset"], pair["reference"]
+        fa, fb = np.asarray(a["fine_dos"]), np.asarray(b["fine_dos"])
+        cv = [float(heat_capacity(FINE_GRID_CM1, f, 300.0)) for f in (fa, fb)]
+        rows.append(dict(id=mid, formula=a["formula"], n_atoms=a["n_atoms"],
+                         supercells=f"{'×'.join(map(str, a['supercell']))} → {'×'.join(map(str, b['supercell']))}",
+                         mesh="×".join(map(str, a["mesh"])), w1=float(wasserstein_cm1(FINE_GRID_CM1, fa, fb)),
+                         mse=float(np.mean((np.asarray(a["dos"]) - np.asarray(b["dos"])) ** 2)),
+                         dwmax=a["max_freq_cm1"] / b["max_freq_cm1"] - 1.0, dcv=cv[0] / cv[1] - 1.0,
+                         ratio_atoms=b["n_atoms_supercell"] / a["n_atoms_supercell"]))
+    return dict(rows=rows, median_w1=float(np.median([r["w1"] for r in rows])), max_w1=max(r["w1"] for r in rows),
+                median_mse=float(np.median([r["mse"] for r in rows])), max_mse=max(r["mse"] for r in rows),
+                max_dwmax=max(abs(r["dwmax"]) for r in rows), max_ratio_atoms=max(r["ratio_atoms"] for r in rows))

@@ -106,7 +106,7 @@ def cmd_experiment(args) -> int:
     import json
 
     from .._io import atomic_write_text
-    from .runner import iter_records
+    from .store import iter_records
     doc = results(iter_records(args.out, include_pending=False))
     atomic_write_text(args.file, json.dumps(doc, indent=1, ensure_ascii=False) + "\n")
     for r in doc["rows"]:

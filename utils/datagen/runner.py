@@ -1,4 +1,6 @@
-"""Resumable, parallel labelling run with atomic writes and per-material failure isolation."""
+"""Resumable, parallel labelling run with per-material failure isolation: the commands label, export-tasks,
+pack-shard, energies, references and status. Every read and write of the label store goes through
+:mod:`utils.datagen.store`."""
 from __future__ import annotations
 
 import gzip
@@ -9,11 +11,9 @@ import time
 from pathlib import Path
 
 from .._io import atomic_write_bytes, atomic_write_text
-from ._worker import Timeout as _Timeout   # noqa: F401  (old name, kept for callers of runner._Timeout)
-from ._worker import calculator, init_worker, label_one, make_calculator, package_versions, task_atoms
-from ._worker import start_deadline as _start_deadline   # noqa: F401  (old name)
-
-DEFAULT_OUT = Path(__file__).resolve().parents[2] / "data" / "labels"
+from ._worker import calculator, init_worker, label_one, package_versions, task_atoms
+from .store import (ShardError, done_ids, is_stored, iter_records, pack_shard,  # noqa: F401 (ShardError, done_ids:
+                    stored_energies, write_energies, write_record)             # the store's, named here as before)
 
 
 def _prebuild(candidate: dict) -> dict:
@@ -29,61 +29,6 @@ def _prebuild(candidate: dict) -> dict:
         out["build_error"] = f"{type(exc).__name__}: {exc}"
     out.pop("structure", None)
     return out
-
-
-class ShardError(ValueError):
-    """A shard or record file of the label store that cannot be read; the message names the file."""
-
-
-def _shard_records(shard: Path):
-    """The records of one gzipped JSON-lines shard; a truncated or corrupt shard raises ShardError naming it."""
-    line_no = 0
-    try:
-        with gzip.open(shard, "rt", encoding="utf-8") as fh:
-            for line_no, line in enumerate(fh, 1):
-                if line.strip():
-                    rec = json.loads(line)
-                    if not isinstance(rec, dict) or "id" not in rec:
-                        raise ValueError("not a record with an 'id'")
-                    yield rec
-    except (EOFError, OSError, UnicodeDecodeError, ValueError) as exc:   # gzip.BadGzipFile is an OSError
-        where = f"line {line_no + 1}" if isinstance(exc, (EOFError, OSError, UnicodeDecodeError)) else f"line {line_no}"
-        raise ShardError(f"{shard}: unreadable at {where} ({type(exc).__name__}: {exc}); the shard is truncated or "
-                         "corrupt. Restore it from git (`git checkout -- <file>`); never delete a shard, its records "
-                         "exist nowhere else.") from None
-
-
-def _record_file(path: Path) -> dict:
-    try:
-        rec = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ShardError(f"{path}: unreadable record ({type(exc).__name__}: {exc}); delete it to label this "
-                         "material again.") from None
-    if not isinstance(rec, dict):
-        raise ShardError(f"{path}: not a record (a JSON object); delete it to label this material again.")
-    return rec
-
-
-def done_ids(out: Path) -> set[str]:
-    """Ids already finished: in a shard, pending, or failed. Raises ShardError for an unreadable shard."""
-    ids = {p.stem for p in (out / "pending").glob("*.json")} | {p.stem for p in (out / "failed").glob("*.json")}
-    for shard in sorted((out / "shards").glob("*.jsonl.gz")):
-        ids |= {rec["id"] for rec in _shard_records(shard)}
-    return ids
-
-
-def iter_records(out: Path = DEFAULT_OUT, include_pending: bool = True):
-    """Every stored record (shards, then pending files). Raises ShardError naming an unreadable file."""
-    for shard in sorted((out / "shards").glob("*.jsonl.gz")):
-        yield from _shard_records(shard)
-    if include_pending:
-        for p in sorted((out / "pending").glob("*.json")):
-            try:
-                yield _record_file(p)
-            except FileNotFoundError:      # packed into a shard meanwhile
-                continue
 
 
 def _tasks(args, settings: dict) -> list[dict]:
@@ -156,8 +101,7 @@ def store_results(results, n_tasks: int, args, provenance: dict, settings) -> tu
     t_start = time.monotonic()
     bar = tqdm(results, total=n_tasks, unit="mat", file=sys.stdout, mininterval=5)
     for rec in bar:
-        folder = "pending" if rec["ok"] else "failed"
-        if rec["id"] in written or any((args.out / d / f"{rec['id']}.json").exists() for d in ("pending", "failed")):
+        if rec["id"] in written or is_stored(args.out, rec["id"]):
             print(f"\n{rec['id']}: already stored, this second result is not written", flush=True)
             continue
         rec["provenance"] = provenance
@@ -170,7 +114,7 @@ def store_results(results, n_tasks: int, args, provenance: dict, settings) -> tu
             n_stable += rec["stable"]
         else:
             n_failed += 1
-        atomic_write_text(args.out / folder / f"{rec['id']}.json", json.dumps(rec))
+        write_record(args.out, rec)
         written.add(rec["id"])
         bar.set_postfix(stable=n_stable, labelled=n_ok)
         if args.time_limit and time.monotonic() - t_start > args.time_limit:
@@ -206,55 +150,13 @@ def cmd_label(args) -> int:
     return 0   # leaving the `with` terminates the workers
 
 
-def _new_shard(shards: Path, data: bytes, stem: str = "shard") -> Path:
-    """Write ``data`` as the next free ``<stem>-NNNN.jsonl.gz`` (highest existing index + 1), never over a shard.
-
-    The bytes go to a temporary file (fsync) that is hard-linked to the final name: ``os.link`` fails if the
-    name exists, so two packers never share a name and an existing shard is never replaced.
-    """
-    import os
-    import re
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(dir=shards, prefix=f".{stem}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        taken = [int(m.group(1)) for p in shards.iterdir()
-                 if (m := re.fullmatch(re.escape(stem) + r"-(\d+)\.jsonl\.gz", p.name))]
-        n = max(taken, default=-1) + 1
-        while True:
-            path = shards / f"{stem}-{n:04d}.jsonl.gz"
-            try:
-                os.link(tmp, path)
-                return path
-            except FileExistsError:
-                n += 1
-    finally:
-        os.unlink(tmp)
-
-
 def cmd_pack_shard(args) -> int:
-    pending = sorted((args.out / "pending").glob("*.json"))
-    failed = sorted((args.out / "failed").glob("*.json"))
-    if not pending and not failed:
+    packed = pack_shard(args.out)
+    if packed is None:
         print("nothing pending")
         return 0
-    shards = args.out / "shards"
-    shards.mkdir(parents=True, exist_ok=True)
-    lines = []
-    for p in pending + failed:
-        rec, text = _record_file(p), p.read_text().strip()       # each one checked before packing
-        lines.append(text if "\n" not in text else json.dumps(rec))
-    path = _new_shard(shards, gzip.compress(("\n".join(lines) + "\n").encode("utf-8")))
-    if sum(1 for _ in _shard_records(path)) != len(lines):
-        raise ShardError(f"{path}: written shard does not read back {len(lines)} records; pending files kept")
-    for p in pending + failed:
-        p.unlink()
-    print(f"packed {len(pending)} labelled + {len(failed)} failed into {path.name}")
+    path, n_pending, n_failed = packed
+    print(f"packed {n_pending} labelled + {n_failed} failed into {path.name}")
     return 0
 
 
@@ -274,22 +176,6 @@ def cmd_export_tasks(args) -> int:
     return 0
 
 
-def stored_energies(out: Path = DEFAULT_OUT) -> dict[str, float]:
-    """id → the potential's energy per atom (eV) of the relaxed structure: from the records themselves (labelled since
-    energies are stored) and from the single points of ``energies/*.jsonl.gz`` (records labelled before)."""
-    found: dict[str, float] = {}
-    for p in sorted((out / "energies").glob("energies-*.jsonl.gz")):
-        with gzip.open(p, "rt") as fh:
-            for line in fh:
-                if line.strip():
-                    row = json.loads(line)
-                    found[row["id"]] = float(row["energy_per_atom_eV"])
-    for rec in iter_records(out):
-        if rec.get("ok") and isinstance(rec.get("energy_per_atom_eV"), (int, float)):
-            found[rec["id"]] = float(rec["energy_per_atom_eV"])
-    return found
-
-
 def _single_point(rec: dict) -> dict:
     from .label import atoms_from_lists
     atoms = atoms_from_lists(rec["structure"])
@@ -307,9 +193,7 @@ def cmd_energies(args) -> int:
     with ctx.Pool(args.workers, initializer=init_worker, initargs=(args.calculator, args.device)) as pool:
         for start in range(0, len(todo), args.chunk):
             rows = pool.map(_single_point, todo[start:start + args.chunk])
-            data = gzip.compress(("\n".join(json.dumps(r) for r in rows) + "\n").encode())
-            (args.out / "energies").mkdir(parents=True, exist_ok=True)
-            path = _new_shard(args.out / "energies", data, stem="energies")
+            path = write_energies(args.out, rows)
             print(f"{start + len(rows)}/{len(todo)} → {path.name} ({time.monotonic() - t0:.0f} s)", flush=True)
     return 0
 
@@ -350,9 +234,7 @@ def cmd_references(args) -> int:
 def cmd_status(args) -> int:
     from collections import Counter
     try:
-        recs = list(iter_records(args.out))
-        for p in sorted((args.out / "failed").glob("*.json")):
-            recs.append(_record_file(p))
+        recs = list(iter_records(args.out, include_failed=True))
     except ShardError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
