@@ -667,6 +667,15 @@ def section_limits(f: Facts) -> list[str]:
                       f"{_fmt(100 * (1 - np.median(r)), 0)} % lower in the median (ratio {r.min():.2f}–{r.max():.2f} "
                       f"over {len(r)} crystals) and the mean frequency {_fmt(100 * (1 - np.median(mr)), 0)} % lower "
                       f"(ratio {mr.min():.2f}–{mr.max():.2f}).")
+    try:
+        from utils.datagen.experiment import read_results
+        ex = read_results()["summary"]
+    except FileNotFoundError:
+        ex = {}
+    if ex.get("n"):
+        limits[0] += (f" Against measured highest frequencies of {ex['n']} elemental crystals (section 6) the labels are "
+                      f"{_fmt(100 * (1 - ex['median_ratio']), 0)} % low in the median (ratio {ex['min_ratio']:.2f}–"
+                      f"{ex['max_ratio']:.2f}).")
     if ref:
         ne = [(c["formula"], c["dft"]["max_freq_cm1"], c["nac_effect"]) for c in ref["crystals"]
               if c.get("nac_effect") and "error" not in c["nac_effect"]]
@@ -884,6 +893,67 @@ def section_maintenance(f: Facts) -> list[str]:
 # and add it to SECTIONS where it belongs in the datasheet.
 
 
+def section_named_crystals(f: Facts) -> list[str]:
+    """3.9 the crystals a learner tries first: labelled, or excluded for a listed reason (utils.datagen.benchmark)."""
+    from utils.datagen.benchmark import EXCLUSION_REASONS, MAX_NAMED_EXCLUDED, named_status
+    from utils.datagen.store import DEFAULT_OUT, iter_records
+    status = named_status(iter_records(DEFAULT_OUT, include_pending=False, include_failed=True))
+    L: list[str] = []
+    add = L.append
+    add("### 3.9 The crystals a learner tries first\n")
+    add(f"The {len(status)} classics of `utils.datagen.benchmark.NAMED` (rocksalt NaCl, MgO, LiF and KCl; fcc Al "
+        "and Ni; bcc Fe; wurtzite GaN and AlN; …) are built at their experimental lattice parameters and labelled "
+        "like every other crystal. Each one is either kept or excluded for one of a closed list of reasons (at most "
+        f"{MAX_NAMED_EXCLUDED}; `tests/test_canonical_crystals.py`): "
+        + "; ".join(f"*{k}*: {v}" for k, v in EXCLUSION_REASONS.items()) + ".\n")
+    rows = []
+    for (formula, proto), v in status.items():
+        why = EXCLUSION_REASONS.get(v["reason"], v["reason"] or "")
+        lo = v.get("min_freq_cm1")
+        shown = {"labelled": "stable", "not labelled": "not labelled yet"}.get(v["status"], v["status"])
+        rows.append([f"{formula} ({proto})", shown, why, "" if lo is None else _fmt(lo if abs(lo) >= 0.5 else 0.0, 0),
+                     "" if v.get("max_freq_cm1") is None else _fmt(v["max_freq_cm1"], 0)])
+    add(_md_table(["crystal", "label (v2 rules)", "reason", "lowest mode (cm⁻¹)", "highest mode (cm⁻¹)"], rows,
+                  "lllrr") + "\n")
+    return L
+
+
+def section_experiment(f: Facts) -> list[str]:
+    """6 (continued): the labels against measured phonon frequencies (utils.datagen.experiment)."""
+    from utils.datagen import experiment
+    try:
+        doc = experiment.read_results()
+    except FileNotFoundError:
+        return ["No comparison with experiment is stored (`python -m utils.datagen experiment`).\n"]
+    s = doc["summary"]
+    L: list[str] = []
+    add = L.append
+    add("**Against experiment.** The highest phonon frequency of elemental crystals measured by inelastic neutron "
+        f"scattering (Raman for diamond), as compiled by {doc['compilation']}; the original measurement of each row "
+        "is named in `data/reference/measured_phonons.csv`. The label's value is the highest frequency on its q-mesh "
+        "(the same quantity; fcc X and bcc H lie on the mesh). Data: `data/reference/labels_vs_experiment.json` "
+        "(`python -m utils.datagen experiment`).\n")
+    rows = [[f"{r['formula']} ({r['prototype']})", r["point"], _fmt(r["measured_cm1"], 0),
+             _fmt(r["uncertainty_cm1"], 0), "not labelled" if r["label_cm1"] is None else _fmt(r["label_cm1"], 0),
+             "" if r["ratio"] is None else f"{r['ratio']:.2f}"] for r in doc["rows"]]
+    add(_md_table(["crystal", "where", "measured ω_max (cm⁻¹)", "±", "label ω_max (cm⁻¹)", "label / measured"],
+                  rows, "llrrrr") + "\n")
+    if s.get("n"):
+        soft = sorted((r for r in doc["rows"] if r["ratio"] is not None), key=lambda r: r["ratio"])
+        stiff = [r for r in soft if r["ratio"] > 1.0]
+        add(f"Reading: the median label is {_fmt(100 * (1 - s['median_ratio']), 0)} % below the measured highest "
+            f"frequency (ratio {s['min_ratio']:.2f}–{s['max_ratio']:.2f} over {s['n']} crystals); "
+            f"{s['n_soft_10pct']} of {s['n']} are soft by more than 10 %, the softest "
+            + ", ".join(f"{r['formula']} ({r['ratio']:.2f})" for r in soft[:4])
+            + (". Not all are soft: " + ", ".join(f"{r['formula']} ({r['ratio']:.2f})" for r in stiff)
+               + " come out stiffer than measured." if stiff else ".")
+            + " The measurements are at 80–300 K and the labels harmonic at 0 K, which accounts for a few per cent "
+            "at most (thermal expansion softens the measured modes, so it does not explain soft labels). A model "
+            "trained on these labels learns their softness: compare its predictions with experiment through this "
+            "table, not as if the labels were measured spectra.\n")
+    return L
+
+
 SECTIONS = (
     section_header,
     section_at_a_glance,
@@ -897,9 +967,11 @@ SECTIONS = (
     section_isolated_atoms,
     section_rare_elements,
     section_convergence,
+    section_named_crystals,
     section_cost,
     section_limits,
     section_dft_comparison,
+    section_experiment,
     section_original_data,
     section_files,
     section_uses,

@@ -500,6 +500,39 @@ plt.show()
 # why the dataset's split is *element-balanced* (`utils.data.element_balanced_split`): every
 # element is spread over train, valid and test in the same proportions as the whole set.
 #
+# **How close are the labels to experiment?** The DoS labels are computed, not measured: a
+# machine-learned interatomic potential (SevenNet, trained on PBE density-functional data) gives
+# the forces, phonopy the phonons (the datasheet, `data/README.md`, says how). The highest
+# phonon frequency is a clean test: it is measured by neutron scattering for many elements and
+# the label has it exactly (the top of its q-mesh). The table below compares the two for the
+# elemental crystals of `data/reference/measured_phonons.csv` (values from one compilation,
+# Landolt–Börnstein III/13a).
+
+# %%
+from utils.datagen.experiment import read_results
+
+comparison = read_results()  # data/reference/labels_vs_experiment.json
+print(f"{'crystal':<16}{'measured':>10}{'label':>8}{'label/measured':>16}   (highest frequency, cm⁻¹)")
+for row in comparison["rows"]:
+    if row["ratio"] is not None:
+        print(f"{row['formula'] + ' (' + row['prototype'] + ')':<16}{row['measured_cm1']:>10.0f}"
+              f"{row['label_cm1']:>8.0f}{row['ratio']:>16.2f}")
+summary = comparison["summary"]
+print(f"median label/measured {summary['median_ratio']:.2f}; soft by more than 10 %: "
+      f"{summary['n_soft_10pct']} of {summary['n']}")
+# the text below says: soft on the whole, most by more than 10 %, a few stiffer
+assert summary["median_ratio"] < 0.95 and summary["n_soft_10pct"] > summary["n"] / 2 and summary["min_ratio"] > 0.65
+assert summary["max_ratio"] > 1
+
+# %% [markdown]
+# Most labels are **soft**: their highest frequency is 10–30 % below the measured one, the
+# known softening of universal potentials trained on PBE data; a few crystals come out
+# stiffer. (The measurements are at 80–300 K, the labels harmonic at 0 K; thermal expansion
+# would make the *measured* modes softer, so temperature does not explain it.) A network
+# trained on these labels learns them, softness included: its predictions can be no closer
+# to experiment than the labels are. Keep this in mind in notebook 03, where "error" always
+# means error against the labels.
+#
 # ## 7. The average number of neighbours z and the $1/\sqrt z$ normalization
 #
 # A convolution sums messages from all neighbours. From the slides:
