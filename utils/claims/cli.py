@@ -6,6 +6,7 @@
     python -m utils.claims experiments --dry-run        # the plan and an estimate of its wall time, nothing trained
     python -m utils.claims baselines --seeds 0 1 2 --epochs 60   # the baselines of notebook 03 §12
     python -m utils.claims baselines --restart          # discard runs made with other data/budget
+    python -m utils.claims benchmark                    # the shipped network on the known-crystal benchmark
 
 experiments → data/experiments/claims_<budget>.json, then a scorecard: 1 mass-weighted vs plain one-hot on held-out
 elements, 2 equivariance vs rotation augmentation, 3 learning curves, 4 cost of a prediction vs a label, 5 ensemble
@@ -13,7 +14,8 @@ spread vs error. Budgets use smaller "fast" networks than the series' default mo
 baselines → data/experiments/baselines.json, then a table: mean training DoS, composition-only MLP, e3nn with
 l_max = 0, e3nn default, every network with the same budget (epochs, batch size, learning rate, AdamW, decay).
 Each run is written to the JSON file as soon as it finishes and finished runs are skipped, so an interrupted
-command continues where it stopped. A progress bar is shown unless TQDM_DISABLE=1 (set by `make`).
+command continues where it stopped. benchmark → data/experiments/benchmark_known.json: the checkpoint on the
+known crystals of data/benchmark_known.json next to its random test split (utils.claims.known). A progress bar is shown unless TQDM_DISABLE=1 (set by `make`).
 """
 from __future__ import annotations
 
@@ -24,7 +26,9 @@ from pathlib import Path
 
 from ..data import DataError, load_dataset
 from ..train import TrainConfig
+from ..checkpoint import CheckpointError
 from .baselines import DEFAULT_OUT, METHODS, BaselineError, format_table, run_baselines
+from .known import DEFAULT_OUT as KNOWN_OUT, cmd_benchmark
 from .plan import BUDGETS, CLAIMS, ClaimsError, estimate_seconds, plan_runs, results_path
 from .report import format_scorecard
 from .runner import RunContext, calibrate, run_claims
@@ -33,7 +37,7 @@ __all__ = ["main", "parser"]
 
 
 def parser() -> argparse.ArgumentParser:
-    """The argument parser of ``python -m utils.claims`` (two sub-commands)."""
+    """The argument parser of ``python -m utils.claims`` (three sub-commands)."""
     p = argparse.ArgumentParser(prog="python -m utils.claims", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -61,6 +65,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--version", default=None, help="embedded dataset version (default: latest)")
     b.add_argument("--out", default=str(DEFAULT_OUT))
     b.add_argument("--restart", action="store_true", help="discard an existing --out made with other settings")
+    k = sub.add_parser("benchmark", help="score a checkpoint on the known-crystal benchmark")
+    k.add_argument("--checkpoint", default=None, help="checkpoint folder (default: the shipped checkpoints/default)")
+    k.add_argument("--out", default=str(KNOWN_OUT))
     return p
 
 
@@ -68,13 +75,15 @@ def main(argv=None) -> int:
     """Run the command line; exit code 0 done, 1 the e3nn model's rotation spread breaks equivariance, 2 error."""
     args = parser().parse_args(argv)
     try:
+        if args.command == "benchmark":
+            return cmd_benchmark(args)
         dataset = load_dataset(args.version)
         if args.command == "baselines":
             return _baselines(dataset, args)
         if args.dry_run:
             return _dry_run(dataset, args)
         return _experiments(dataset, args)
-    except (BaselineError, ClaimsError, DataError, ValueError, FileNotFoundError) as exc:
+    except (BaselineError, ClaimsError, CheckpointError, DataError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
