@@ -671,6 +671,47 @@ print(f"MAE of C_V(300 K): {cv_mae:.2f} J/(mol K);  MAE of mean frequency: {w_ma
 assert np.isclose(np.mean(np.abs(cv_pred - cv_true) / cv_true) * 100, metrics["cv300_rel_error_pct"], rtol=1e-6)
 
 # %% [markdown]
+# ### The crystals a learner tries first
+#
+# A random test split measures how well the network interpolates among the dataset's own
+# crystals. What a learner asks next is different: *my* crystal — NaCl, MgO, Al, GaN. The
+# **known-crystal benchmark** (`data/benchmark_known.json`: 68 known crystals chosen before any
+# training, metals, ionic, covalent and layered, the 20 classics among them) is scored by
+# `python -m utils.claims benchmark` with the same metrics, and stored in
+# `data/experiments/benchmark_known.json`. Members whose label is unstable with the potential
+# are left out. The shipped network was trained on dataset v1, whose training split already
+# holds some benchmark compositions (often as the very same crystal), so the fair comparison is
+# on the members whose composition it never saw.
+
+# %%
+from utils.claims.known import load_benchmark_results
+
+bench = load_benchmark_results()
+assert bench["dataset"]["version"] == dataset.version
+assert abs(bench["test_split"]["mse"] - metrics["mse"]) < 1e-5   # the same network and test split as above
+rows = [("random test split", bench["test_split"]),
+        ("benchmark: all scored", bench["network"]["all"]),
+        ("  composition not in training", bench["network"]["composition_not_in_train"]),
+        ("  the 20 classics (scored ones)", bench["network"]["named"]),
+        ("benchmark: mean training DoS", bench["mean_training_dos"]["all"])]
+print(f"{'':<34}{'n':>5}{'median W₁ (cm⁻¹)':>19}{'mean MSE':>11}")
+for name, r in rows:
+    print(f"{name:<34}{r['n']:>5}{r['median_wasserstein_cm1']:>19.1f}{r['mse']:>11.4f}")
+unseen, test_row = bench["network"]["composition_not_in_train"], bench["test_split"]
+w_of = {r["formula"]: r["wasserstein_cm1"] for r in bench["rows"] if r["named"]}
+print("classics, W₁ (cm⁻¹): " + ", ".join(f"{f} {w:.0f}" for f, w in sorted(w_of.items(), key=lambda x: -x[1])))
+# what the text below says
+assert unseen["median_wasserstein_cm1"] > test_row["median_wasserstein_cm1"] and unseen["mse"] > test_row["mse"]
+assert unseen["median_wasserstein_cm1"] < 0.5 * bench["mean_training_dos"]["all"]["median_wasserstein_cm1"]
+assert bench["network"]["named"]["median_wasserstein_cm1"] > bench["network"]["all"]["median_wasserstein_cm1"]
+assert all(w_of[f] > bench["network"]["all"]["median_wasserstein_cm1"] for f in ("MgO", "LiF", "GaN", "AlN"))
+
+# %% [markdown]
+# On crystals it has not seen, the network's errors are larger than on the random test split —
+# the gap the dataset's known crystals (v2) are built to close — and still far below the mean
+# training DoS. The classics are harder than the average member: several (MgO, LiF, GaN, AlN)
+# have light atoms and high optical bands that few training crystals share.
+#
 # ## 12. Does the network beat simple baselines?
 #
 # A number such as "MSE 0.03" means little alone. `python -m utils.claims baselines` (module

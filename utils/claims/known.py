@@ -11,8 +11,9 @@ version a checkpoint was trained on: a member counts if its label passes dataset
 predicted end to end from its relaxed structure (:func:`utils.predict.predict_structures`) and scored with the
 series' metrics (:func:`utils.spectra.dos_metrics`), next to the mean training DoS as the floor every model must
 beat. A member whose formula occurs in the checkpoint's training split is flagged (``composition_in_train``):
-for a checkpoint trained on dataset v2 there is none (every polymorph of a benchmark composition is kept out of
-train/valid); for one trained on v1, some compositions were seen in other polymorphs.
+``same_type_in_train`` when it occurs there in the member's own structure type (prototype), i.e. the network has
+seen the crystal itself. For a checkpoint trained on dataset v2 there is none (every polymorph of a benchmark
+composition is kept out of train/valid); for one trained on v1, some are.
 
     python -m utils.claims benchmark             # → data/experiments/benchmark_known.json
 
@@ -74,6 +75,7 @@ def benchmark_members(labels_dir: Path | None = None, membership: Path | None = 
         st = rec["structure"]
         structure = Structure(Lattice(st["cell"]), st["numbers"], st["frac_coords"])
         out.append(dict(id=m["id"], name=m.get("name", m["id"]), formula=m["formula"], bond_class=m["bond_class"],
+                        prototype=m.get("prototype", rec.get("prototype", "")),
                         named=bool(m.get("named")), structure=structure,
                         target=to_target_grid(FREQ_CM1, np.asarray(rec["dos"], float))))
     return out, dict(membership_sha256=sha, n_members=len(members), left_out=left_out)
@@ -101,13 +103,15 @@ def evaluate_benchmark(checkpoint: str | Path | None = None, labels_dir: Path | 
     dataset = load_dataset(version)
     train_idx = dataset.split("train")
     floor = np.broadcast_to(mean_dos_baseline(dataset.dos[train_idx]), target.shape)
-    train_formulas = {dataset[int(i)].formula for i in train_idx}
+    train_pairs = {(dataset[int(i)].formula, dataset[int(i)].prototype) for i in train_idx}
+    train_formulas = {f for f, _ in train_pairs}
     rows = []
     w_net = wasserstein_cm1(FREQ_CM1, target, pred)
     w_mean = wasserstein_cm1(FREQ_CM1, target, floor)
     for k, m in enumerate(members):
         rows.append(dict(id=m["id"], name=m["name"], formula=m["formula"], bond_class=m["bond_class"],
                          named=m["named"], composition_in_train=m["formula"] in train_formulas,
+                         same_type_in_train=(m["formula"], m["prototype"]) in train_pairs,
                          mse=round(float(np.mean((pred[k] - target[k]) ** 2)), 6),
                          wasserstein_cm1=round(float(w_net[k]), 3),
                          mean_dos_wasserstein_cm1=round(float(w_mean[k]), 3)))
