@@ -23,3 +23,11 @@ def test_exclusions_are_few_and_for_listed_reasons(status):
     assert set(excluded.values()) <= set(EXCLUSION_REASONS), excluded
     assert len(excluded) <= MAX_NAMED_EXCLUDED, f"{len(excluded)} named crystals excluded: {excluded}"
     assert len(status) == len(NAMED) == 20
+
+
+def test_datasheet_lists_every_exclusion(status):
+    from pathlib import Path
+    sheet = (Path(__file__).resolve().parents[1] / "data" / "README.md").read_text()
+    for (formula, proto), v in status.items():
+        if v["status"] == "excluded":
+            assert f"| {formula} ({proto}) | excluded |" in sheet, f"{formula}: rerun python scripts/datasheet.py"
