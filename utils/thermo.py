@@ -1,5 +1,9 @@
 r"""Physical properties derived from a phonon density of states (pure numpy/scipy).
 
+One concern, kept in one module although it is long: every physical quantity a DoS gives (the constants and unit
+conversions they need, the heat capacity, ⟨v⟩ and the kinetic thermal conductivity, the interfacial overlap, the
+Eliashberg/McMillan/Allen–Dynes chain of T_c), each with its formula next to the code and a doctest.
+
 This module is a *leaf* of ``utils`` (see ``docs/DESIGN.md``): it imports nothing
 from the other ``utils`` modules, so it can be used on its own, e.g. on a DoS
 predicted by the e3nn model of the tutorial or on a DoS computed with phonopy.
