@@ -247,36 +247,36 @@ def load_inputs(tiny: bool = False) -> dict:
 
 
 # --------------------------------------------------------------------------------------- graph construction
-def ase_periodic_edges(positions, cell, r_max):
-    """Same contract and output as utils.graphs.periodic_edges, with ase's neighbour list instead of vesin's."""
+def ase_neighbour_pairs(positions, cell, r_max):
+    """utils.graphs._neighbour_pairs with ase's neighbour list instead of vesin's: same checks of r_max, same
+    post-processing (edge vectors, lengths, the r_max test, the order), so only the neighbour search differs."""
     from ase.neighborlist import primitive_neighbor_list
-    from utils.graphs import GraphError, _check_geometry
+    from utils.graphs import GraphError, _finish_edges
 
-    positions = np.asarray(positions, dtype=np.float64)
-    cell = np.asarray(cell, dtype=np.float64)
-    _check_geometry(positions, cell)
     if not (np.isfinite(r_max) and r_max > 0):
         raise GraphError(f"r_max must be a positive number of Å, got {r_max}.")
     # ase: D = positions[j] - positions[i] + S @ cell; i receives (dst), j sends (src)
     receiver, sender, shift = primitive_neighbor_list("ijS", (True, True, True), cell, positions,
                                                       float(r_max) * (1 + 1e-9) + 1e-9)
-    edge_dst = np.asarray(receiver, dtype=np.int64)
-    edge_src = np.asarray(sender, dtype=np.int64)
-    edge_shift = np.asarray(shift, dtype=np.int64).reshape(-1, 3)
-    edge_vec = positions[edge_src] + edge_shift @ cell - positions[edge_dst]
-    edge_len = np.linalg.norm(edge_vec, axis=1)
-    self_pair = (edge_src == edge_dst) & (edge_shift == 0).all(axis=1)
-    keep = (edge_len <= r_max) & ~self_pair
-    edge_src, edge_dst, edge_shift, edge_vec = edge_src[keep], edge_dst[keep], edge_shift[keep], edge_vec[keep]
-    order = np.lexsort((edge_shift[:, 2], edge_shift[:, 1], edge_shift[:, 0], edge_src, edge_dst))
-    return edge_src[order], edge_dst[order], edge_shift[order], edge_vec[order]
+    return _finish_edges(positions, cell, r_max, np.asarray(sender, dtype=np.int64),
+                         np.asarray(receiver, dtype=np.int64), np.asarray(shift, dtype=np.int64).reshape(-1, 3))
+
+
+def ase_periodic_edges(positions, cell, r_max):
+    """Same contract and output as utils.graphs.periodic_edges, with ase's neighbour list instead of vesin's."""
+    from utils.graphs import _check_geometry
+
+    positions = np.asarray(positions, dtype=np.float64)
+    cell = np.asarray(cell, dtype=np.float64)
+    _check_geometry(positions, cell)
+    return ase_neighbour_pairs(positions, cell, r_max)[:4]
 
 
 def ase_structure_to_graph(structure, r_max: float = 4.0, **kwargs):
     """utils.graphs.structure_to_graph with ase's neighbour list: same checks, same Data, same edges."""
     import utils.graphs as graphs_mod
 
-    with mock.patch.object(graphs_mod, "periodic_edges", ase_periodic_edges):
+    with mock.patch.object(graphs_mod, "_neighbour_pairs", ase_neighbour_pairs):
         return graphs_mod.structure_to_graph(structure, r_max=r_max, **kwargs)
 
 
