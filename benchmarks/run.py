@@ -344,15 +344,24 @@ def bench_graphs(inputs: dict, rounds: int, slice_s: float) -> dict:
 # the `original` variants patch that evaluation back in (same parameters, same outputs up to round-off).
 def _per_atom_forward(self, x, attr, attr_index=None):
     from e3nn import o3
-    return o3.FullyConnectedTensorProduct.forward(self, x, attr if attr_index is None else attr[attr_index])
+    if attr_index is None:
+        return o3.FullyConnectedTensorProduct.forward(self, x, attr)
+    index = attr_index if isinstance(attr_index, torch.Tensor) else attr_index.atom_row  # or an AttributeIndex
+    return o3.FullyConnectedTensorProduct.forward(self, x, attr[index])
+
+
+def _index_only(cls, index, k, size=8):
+    """AttributeIndex.from_index without the chunked layout, which the per-atom products do not use."""
+    return cls(index, None, None, size)
 
 
 @contextlib.contextmanager
 def per_atom_tensor_products():
     """Evaluate the node-attribute tensor products per atom, as the original tutorial's network did."""
-    from utils.model import AttributeTensorProduct
+    from utils.model import AttributeIndex, AttributeTensorProduct
 
-    with mock.patch.object(AttributeTensorProduct, "forward", _per_atom_forward):
+    with mock.patch.object(AttributeTensorProduct, "forward", _per_atom_forward), \
+            mock.patch.object(AttributeIndex, "from_index", classmethod(_index_only)):
         yield
 
 

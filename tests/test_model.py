@@ -214,7 +214,8 @@ def test_default_model_size():
 # ---------------------------------------------------- node-attribute tensor products, once per distinct attribute
 def per_atom_tensor_product(tp, x, attr, attr_index=None):
     """Reference: e3nn's FullyConnectedTensorProduct evaluated on every atom (the original tutorial's path)."""
-    return o3.FullyConnectedTensorProduct.forward(tp, x, attr if attr_index is None else attr[attr_index])
+    index = getattr(attr_index, "atom_row", attr_index)  # the network passes an AttributeIndex (rows + layout)
+    return o3.FullyConnectedTensorProduct.forward(tp, x, attr if index is None else attr[index])
 
 
 @pytest.mark.parametrize("irreps_in, irreps_attr, irreps_out", [

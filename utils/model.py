@@ -41,6 +41,7 @@ from torch_geometric.utils import scatter
 
 __all__ = [
     "ModelConfig",
+    "AttributeIndex",
     "AttributeTensorProduct",
     "Convolution",
     "GatedConvolution",
@@ -152,24 +153,42 @@ def tp_path_exists(irreps_in1, irreps_in2, ir_out) -> bool:
     return any(ir_out in ir1 * ir2 for _, ir1 in irreps_in1 for _, ir2 in irreps_in2)
 
 
-def _chunk_layout(index: torch.Tensor, k: int, size: int):
-    """Atoms grouped by attribute row and cut into chunks of ≤ `size` atoms of one row.
+class AttributeIndex(NamedTuple):
+    """Which attribute row each atom has, with the chunked layout :class:`AttributeTensorProduct` works in.
 
-    index: (n,) row of each atom, in [0, k). Returns ``chunk_row`` (c,) the row of each chunk and ``slot``
-    (n,) each atom's place in the padded (c·size) layout (chunk-major; unused slots stay zero).
+    Made once per batch (:meth:`from_index`) and shared by all the network's attribute tensor products. Atoms are
+    grouped by row and cut into chunks of at most ``size`` atoms of one row. ``atom_row`` (n,) long: the row of
+    each atom, in [0, k); ``chunk_row`` (c,): the row of each chunk; ``slot`` (n,): each atom's place in the padded
+    (c·size) layout (chunk-major; unused slots stay zero); ``size``: atoms per chunk.
     """
-    n = index.shape[0]
-    counts = torch.bincount(index, minlength=k)  # (k,) atoms of each row
-    chunks = (counts + size - 1) // size  # (k,) chunks of each row, consecutive
-    first_chunk = torch.cumsum(chunks, 0) - chunks  # (k,)
-    order = torch.argsort(index, stable=True)  # (n,) atoms grouped by row
-    sorted_rows = index[order]
-    rank = torch.arange(n, device=index.device) - (torch.cumsum(counts, 0) - counts)[sorted_rows]  # place in row
-    slot = torch.empty_like(index)
-    slot[order] = first_chunk[sorted_rows] * size + rank
-    n_chunks = int(chunks.sum())
-    chunk_row = torch.repeat_interleave(torch.arange(k, device=index.device), chunks, output_size=n_chunks)
-    return chunk_row, slot
+
+    atom_row: torch.Tensor
+    chunk_row: torch.Tensor
+    slot: torch.Tensor
+    size: int
+
+    @classmethod
+    def from_index(cls, index: torch.Tensor, k: int, size: int = 8) -> "AttributeIndex":
+        """Layout of ``index`` (n,) long, rows in [0, k), in chunks of ≤ ``size`` atoms.
+
+        Example::
+
+            >>> layout = AttributeIndex.from_index(torch.tensor([1, 0, 1, 1]), k=2, size=2)
+            >>> layout.chunk_row.tolist(), layout.slot.tolist()   # row 0: one chunk; row 1: two
+            ([0, 1, 1], [2, 0, 3, 4])
+        """
+        n = index.shape[0]
+        counts = torch.bincount(index, minlength=k)  # (k,) atoms of each row
+        chunks = (counts + size - 1) // size  # (k,) chunks of each row, consecutive
+        first_chunk = torch.cumsum(chunks, 0) - chunks  # (k,)
+        order = torch.argsort(index, stable=True)  # (n,) atoms grouped by row
+        sorted_rows = index[order]
+        rank = torch.arange(n, device=index.device) - (torch.cumsum(counts, 0) - counts)[sorted_rows]  # place in row
+        slot = torch.empty_like(index)
+        slot[order] = first_chunk[sorted_rows] * size + rank
+        n_chunks = int(chunks.sum())
+        chunk_row = torch.repeat_interleave(torch.arange(k, device=index.device), chunks, output_size=n_chunks)
+        return cls(index, chunk_row, slot, size)
 
 
 class AttributeTensorProduct(o3.FullyConnectedTensorProduct):
@@ -195,8 +214,8 @@ class AttributeTensorProduct(o3.FullyConnectedTensorProduct):
         irreps_in1: irreps of x; irreps_in2: irreps of a (only ``0e``); irreps_out: irreps of the output.
 
     Forward args: ``x`` (n, irreps_in1.dim); ``attr`` (k, irreps_in2.dim), the distinct attribute rows;
-    ``attr_index`` (n,) long, the row of each of x's rows (``None``: one row of ``attr`` per row of x,
-    k = n) → (n, irreps_out.dim).
+    ``attr_index`` (n,) long, the row of each of x's rows, or an :class:`AttributeIndex` made once for several
+    products (``None``: one row of ``attr`` per row of x, k = n) → (n, irreps_out.dim).
 
     Example::
 
@@ -213,16 +232,18 @@ class AttributeTensorProduct(o3.FullyConnectedTensorProduct):
         super().__init__(irreps_in1, irreps_in2, irreps_out)
         if any(ir != o3.Irrep("0e") for _, ir in self.irreps_in2):
             raise ValueError(f"the attributes must be scalars (0e), got {self.irreps_in2}")
-        # every (input irrep, output irrep) pair, with its tensor-product paths (one per attribute irrep)
+        # every (input irrep, output irrep) pair, with its tensor-product paths (one per attribute irrep):
+        # (instruction index, attribute slice, c_path / √(2l+1))
         self._pairs: list[tuple[int, int]] = []
-        self._pair_paths: list[list[tuple[int, float]]] = []
+        self._pair_paths: list[list[tuple[int, slice, float]]] = []
+        attr_slices = self.irreps_in2.slices()
         for i, ins in enumerate(self.instructions):
             pair = (ins.i_in1, ins.i_out)
             if pair not in self._pairs:
                 self._pairs.append(pair)
                 self._pair_paths.append([])
             factor = ins.path_weight / self.irreps_out[ins.i_out].ir.dim ** 0.5
-            self._pair_paths[self._pairs.index(pair)].append((i, factor))
+            self._pair_paths[self._pairs.index(pair)].append((i, attr_slices[ins.i_in2], factor))
         self._path_sizes = [math.prod(ins.path_shape) for ins in self.instructions]
 
     def attribute_matrices(self, attr: torch.Tensor) -> list[torch.Tensor]:
@@ -230,19 +251,24 @@ class AttributeTensorProduct(o3.FullyConnectedTensorProduct):
         # the weight of each path (u, v, w), in instruction order (a split: one copy in the backward pass,
         # where narrowed views would each allocate a gradient of the whole weight)
         paths = [w.view(ins.path_shape) for w, ins in zip(self.weight.split(self._path_sizes), self.instructions)]
-        blocks, shapes = [], []
+        matrices = []
         for pair_paths in self._pair_paths:
-            rows = [paths[i].permute(1, 0, 2).reshape(paths[i].shape[1], -1) * factor for i, factor in pair_paths]
-            blocks.append(torch.cat(rows, dim=0))  # (irreps_in2.dim, u·w): one row per attribute component
-            shapes.append(paths[pair_paths[0][0]].shape[::2])  # (u, w)
-        matrices = attr @ torch.cat(blocks, dim=1)  # (k, Σ u·w): all pairs in one product
-        return [m.reshape(-1, *shape) for m, shape in zip(matrices.split([u * w for u, w in shapes], dim=1), shapes)]
+            matrix = None
+            for i, attr_slice, factor in pair_paths:
+                u, v, _ = paths[i].shape
+                # Σ_v a_kv W_uvw as u products (k, v) @ (v, w): the weight is read in place, never copied
+                product = torch.bmm((attr[:, attr_slice] * factor).expand(u, -1, v), paths[i])  # (u, k, w)
+                matrix = product if matrix is None else matrix + product
+            matrices.append(matrix.transpose(0, 1))  # (k, u, w)
+        return matrices
 
-    def forward(self, x: torch.Tensor, attr: torch.Tensor, attr_index: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, attr: torch.Tensor,
+                attr_index: torch.Tensor | AttributeIndex | None = None) -> torch.Tensor:
         if attr_index is None:
             attr_index = torch.arange(x.shape[0], device=x.device)  # one attribute row per atom
-        size = self.chunk_size
-        chunk_row, slot = _chunk_layout(attr_index, attr.shape[0], size)  # (c,), (n,)
+        if not isinstance(attr_index, AttributeIndex):
+            attr_index = AttributeIndex.from_index(attr_index, attr.shape[0], self.chunk_size)
+        _, chunk_row, slot, size = attr_index  # (c,), (n,), int
         n_chunks = chunk_row.shape[0]
         x_pad = x.new_zeros(n_chunks * size, x.shape[1]).index_copy(0, slot, x)  # (c·size, irreps_in1.dim)
         outputs: list = [None] * len(self.irreps_out)
@@ -361,7 +387,7 @@ class Convolution(nn.Module):
         edge_dst: torch.Tensor,  # (n_edges,)
         edge_attr: torch.Tensor,  # (n_edges, irreps_edge_attr.dim)
         edge_length_embedded: torch.Tensor,  # (n_edges, num_basis)
-        node_attr_index: torch.Tensor | None = None,  # (n,) row of node_attr of each atom; None: k = n
+        node_attr_index: torch.Tensor | AttributeIndex | None = None,  # (n,) row of each atom; None: k = n
     ) -> torch.Tensor:
         weight = self.fc(edge_length_embedded)  # (n_edges, tp.weight_numel)
         self_connection = self.sc(node_input, node_attr, node_attr_index)  # (n, irreps_out.dim)
@@ -489,6 +515,7 @@ class PeriodicNetwork(nn.Module):
         # node attributes: one row per distinct occupancy row (an element, or a mixed site) → the tensor
         # products with them are evaluated once per row, not once per atom (AttributeTensorProduct)
         attr_rows, attr_index = torch.unique(data.node_attr, dim=0, return_inverse=True)  # (k, 118), (n,)
+        attr_index = AttributeIndex.from_index(attr_index, attr_rows.shape[0], AttributeTensorProduct.chunk_size)
         node_attr = torch.relu(self.em(attr_rows))  # (k, em_dim)
         features = [NodeFeatures("embedding", self.irreps_embedding, x)]
 
