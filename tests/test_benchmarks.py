@@ -95,7 +95,7 @@ def test_graph_and_training_benchmarks_run(bench, tiny_inputs):
     headline = bench.bench_headline(tiny_inputs, threads=1, rounds=2, slice_s=0.01)
     assert len(headline["per_round_ratio"]) == 2 and headline["train_speedup_vs_original"] > 0
     assert headline["variants"]["original"]["dtype"] == "float64"
-    assert headline["per_round_ratios"].keys() == {"default", "b64", "shipped"}
+    assert headline["per_round_ratios"].keys() == {"default", "b32", "b64", "shipped"}
     assert headline["variants"]["b64"]["batch_size"] == 64
     assert headline["original_architecture"] is False  # the tiny model is not the original architecture
 

@@ -33,6 +33,7 @@ import math
 from typing import Any, NamedTuple
 
 import torch
+import torch.fx
 from e3nn import o3
 from e3nn.math import soft_one_hot_linspace
 from e3nn.nn import FullyConnectedNet, Gate
@@ -50,6 +51,7 @@ __all__ = [
     "smooth_cutoff",
     "tp_path_exists",
     "count_parameters",
+    "remove_dead_code",
 ]
 
 NORMALIZATION_EPS = 1e-8  # floor of the per-crystal maximum, so an all-zero output stays 0, not NaN
@@ -296,8 +298,8 @@ class Convolution(nn.Module):
 
     ``sc``, ``lin1``, ``lin2`` are fully connected tensor products with the node attributes a
     (learned, no edge dependence; :class:`AttributeTensorProduct`, evaluated once per distinct a); ``tp``
-    is a "uvu" tensor product whose weights w come from a
-    radial MLP ``fc`` of the embedded edge length; z = ``num_neighbors``. The sin/cos mixing
+    is a "uvu" tensor product whose weights w come from a radial MLP ``fc`` of the embedded edge length
+    (evaluated once per distinct length when ``edge_length_index`` is given); z = ``num_neighbors``. The sin/cos mixing
     (kept from the original) only applies to output irreps the self-connection can produce;
     elsewhere the message term enters with weight 1.
 
@@ -313,8 +315,10 @@ class Convolution(nn.Module):
     Forward args (shapes): ``node_input`` (n, irreps_in.dim), ``node_attr`` (n,
     irreps_node_attr.dim), ``edge_src``, ``edge_dst`` (n_edges,) long, ``edge_attr`` (n_edges,
     irreps_edge_attr.dim), ``edge_length_embedded`` (n_edges, num_basis), optional ``node_attr_index``
-    (n,) long → (n, irreps_out.dim). With ``node_attr_index``, ``node_attr`` holds the k distinct attribute
-    rows and ``node_attr_index`` the row of each atom; without, one row per atom.
+    (n,) long and ``edge_length_index`` (n_edges,) long → (n, irreps_out.dim). With ``node_attr_index``,
+    ``node_attr`` holds the k distinct attribute rows and ``node_attr_index`` the row of each atom; without,
+    one row per atom. Likewise with ``edge_length_index``, ``edge_length_embedded`` holds one row per distinct
+    edge length and ``edge_length_index`` the row of each edge.
 
     Example::
 
@@ -386,10 +390,13 @@ class Convolution(nn.Module):
         edge_src: torch.Tensor,  # (n_edges,)
         edge_dst: torch.Tensor,  # (n_edges,)
         edge_attr: torch.Tensor,  # (n_edges, irreps_edge_attr.dim)
-        edge_length_embedded: torch.Tensor,  # (n_edges, num_basis)
+        edge_length_embedded: torch.Tensor,  # (n_lengths, num_basis): distinct lengths, or one per edge
         node_attr_index: torch.Tensor | AttributeIndex | None = None,  # (n,) row of each atom; None: k = n
+        edge_length_index: torch.Tensor | None = None,  # (n_edges,) row of each edge; None: one row per edge
     ) -> torch.Tensor:
-        weight = self.fc(edge_length_embedded)  # (n_edges, tp.weight_numel)
+        weight = self.fc(edge_length_embedded)  # (n_lengths, tp.weight_numel)
+        if edge_length_index is not None:
+            weight = weight[edge_length_index]  # (n_edges, tp.weight_numel)
         self_connection = self.sc(node_input, node_attr, node_attr_index)  # (n, irreps_out.dim)
         x = self.lin1(node_input, node_attr, node_attr_index)  # (n, irreps_in.dim)
         messages = self.tp(x[edge_src], edge_attr, weight)  # (n_edges, irreps_mid.dim)
@@ -410,8 +417,9 @@ class GatedConvolution(nn.Module):
         self.irreps_out = gate.irreps_out
 
     def forward(self, node_input, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded,
-                node_attr_index=None) -> torch.Tensor:
-        x = self.conv(node_input, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded, node_attr_index)
+                node_attr_index=None, edge_length_index=None) -> torch.Tensor:
+        x = self.conv(node_input, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded, node_attr_index,
+                      edge_length_index)
         return self.gate(x)
 
 
@@ -486,6 +494,7 @@ class PeriodicNetwork(nn.Module):
             self.layers.append(GatedConvolution(conv, gate))
             irreps = gate.irreps_out
         self.output_conv = Convolution(irreps_in=irreps, irreps_out=self.irreps_out, **conv_kwargs)
+        remove_dead_code(self)
 
     def forward(self, data, return_per_atom: bool = False, return_features: bool = False):
         """Predict the normalized DoS of every crystal in ``data``.
@@ -525,15 +534,21 @@ class PeriodicNetwork(nn.Module):
         edge_attr = self.spherical_harmonics(edge_vec)  # (n_edges, (lmax+1)^2)
         if self.config.smooth_cutoff:
             edge_attr = smooth_cutoff(edge_length / self.config.r_max)[:, None] * edge_attr
+        # the radial MLPs see only |r|, and a crystal's edges take few distinct lengths (symmetry: ~20 edges per
+        # length in the v1 data), so they run once per distinct length. Not when gradients with respect to the
+        # edge vectors are asked for (forces): each edge then keeps its own length.
+        length_index = None
+        if not edge_length.requires_grad:
+            edge_length, length_index = torch.unique(edge_length, return_inverse=True)  # (n_lengths,), (n_edges,)
         edge_length_embedded = soft_one_hot_linspace(
             edge_length, 0.0, self.config.r_max, self.config.num_basis, basis="gaussian", cutoff=False
-        ).mul(self.config.num_basis**0.5)  # (n_edges, num_basis)
+        ).mul(self.config.num_basis**0.5)  # (n_lengths, num_basis)
 
         for index, layer in enumerate(self.layers):
-            x = layer(x, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded, attr_index)
+            x = layer(x, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded, attr_index, length_index)
             features.append(NodeFeatures(f"layer {index + 1}", layer.irreps_out, x))
         x = self.output_conv(x, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded,
-                             attr_index)  # (n, out_dim)
+                             attr_index, length_index)  # (n, out_dim)
         features.append(NodeFeatures("output", self.irreps_out, x))
 
         per_atom = torch.relu(x)  # (n, out_dim)
@@ -547,6 +562,37 @@ class PeriodicNetwork(nn.Module):
         if return_features:
             outputs += (features,)
         return outputs[0] if len(outputs) == 1 else outputs
+
+
+_UNUSED_PRODUCTS = (torch.einsum, torch.functional.einsum)
+
+
+def remove_dead_code(module: nn.Module) -> int:
+    """Drop the products e3nn's generated tensor-product code computes and never uses; returns how many were dropped.
+
+    e3nn writes a tensor product as a torch.fx graph that computes, for every pair of inputs, a generic outer
+    product x1 ⊗ x2 that the specialized code of scalar paths never reads (its code generator notes "If this isn't
+    used, the dead code will get removed": TorchScript did that, e3nn's default eager mode runs them). Only
+    ``einsum`` nodes whose result has no user are removed (not ``graph.eliminate_dead_code()``, which would also
+    drop the in-place copies of e3nn's ``Extract``), so the outputs stay exactly the same.
+
+    Example::
+
+        >>> remove_dead_code(o3.FullyConnectedTensorProduct("4x0e + 2x1o", "1x0e", "3x0e"))
+        1
+    """
+    removed = 0
+    for submodule in module.modules():
+        if not isinstance(submodule, torch.fx.GraphModule):
+            continue
+        unused = [node for node in submodule.graph.nodes
+                  if node.op == "call_function" and node.target in _UNUSED_PRODUCTS and not node.users]
+        for node in reversed(unused):
+            submodule.graph.erase_node(node)
+        if unused:
+            submodule.recompile()
+            removed += len(unused)
+    return removed
 
 
 def count_parameters(model: nn.Module) -> int:
