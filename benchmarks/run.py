@@ -355,13 +355,20 @@ def _index_only(cls, index, k, size=8):
     return cls(index, None, None, size)
 
 
+def _every_length(edge_length):
+    """PeriodicNetwork.distinct_lengths as the original evaluated the radial MLPs: once per edge."""
+    return edge_length, None
+
+
 @contextlib.contextmanager
 def per_atom_tensor_products():
-    """Evaluate the node-attribute tensor products per atom, as the original tutorial's network did."""
-    from utils.model import AttributeIndex, AttributeTensorProduct
+    """Evaluate the node-attribute tensor products per atom and the radial MLPs per edge, as the original tutorial's
+    network did (utils.model: once per distinct attribute row and once per distinct edge length; same outputs)."""
+    from utils.model import AttributeIndex, AttributeTensorProduct, PeriodicNetwork
 
     with mock.patch.object(AttributeTensorProduct, "forward", _per_atom_forward), \
-            mock.patch.object(AttributeIndex, "from_index", classmethod(_index_only)):
+            mock.patch.object(AttributeIndex, "from_index", classmethod(_index_only)), \
+            mock.patch.object(PeriodicNetwork, "distinct_lengths", staticmethod(_every_length)):
         yield
 
 
@@ -616,11 +623,12 @@ class Trainer:
 
 
 ORIGINAL_VARIANT = Variant("original", "original tutorial: batch 1, float64, plain AdamW, e3nn tensor products per "
-                                       "atom", dtype="float64", batch_size=1, optimizer="adamw", per_atom_tp=True)
+                                       "atom, radial MLPs per edge", dtype="float64", batch_size=1, optimizer="adamw", per_atom_tp=True)
 DEFAULT_VARIANT = Variant("default", "project: TrainConfig defaults (batch 16, float32, fused AdamW), tensor "
-                                     "products per distinct element")
+                                     "products per distinct element, radial MLPs per distinct edge length")
 B32_VARIANT = Variant("b32", "project path at batch 32", batch_size=32)
 B64_VARIANT = Variant("b64", "project path at batch 64", batch_size=64)
+RACE_VARIANTS = dict(original=ORIGINAL_VARIANT, default=DEFAULT_VARIANT, b32=B32_VARIANT, b64=B64_VARIANT)
 SHIPPED_VARIANT = Variant("shipped", "shipped model: checkpoints/default's ModelConfig and TrainConfig", shipped=True)
 
 
@@ -2019,6 +2027,9 @@ def main(argv=None) -> int:
                    help="training wall time per variant and seed (default: the shipped model's training time, "
                         "from checkpoints/default/model.json)")
     p.add_argument("--race-seeds", type=int, default=3, help="seeds per race variant (default 3)")
+    p.add_argument("--race-variants", default="original,default",
+                   help="race entrants, from original,default,b32,b64 (the first two are the target's; the batch "
+                        "sizes are candidates for the training default)")
     p.add_argument("--scale-materials", type=int, default=0, help="also train on the embedded materials repeated "
                                                                   "to this many (1 epoch, extrapolated)")
     p.add_argument("--notebooks", action="store_true", help="also run the FAST notebook series (copies)")
@@ -2040,6 +2051,10 @@ def main(argv=None) -> int:
     unknown = parts - set(PARTS)
     if unknown:
         p.error(f"unknown --parts {sorted(unknown)}; choose from {','.join(PARTS)}")
+    race_variants = [x.strip() for x in args.race_variants.split(",") if x.strip()]
+    if not set(race_variants) <= set(RACE_VARIANTS) or not {"original", "default"} <= set(race_variants):
+        p.error(f"--race-variants {args.race_variants!r}: choose from {','.join(RACE_VARIANTS)}, with original and "
+                "default among them")
 
     if args.render_only:
         results = json.loads((args.out_dir / "results.json").read_text())
@@ -2127,7 +2142,8 @@ def main(argv=None) -> int:
                                                min_structures=16 if args.tiny else 180)
     if "race" in parts and race_s > 0:
         stage(f"equal wall time race ({race_s:.0f} s per variant and seed, {args.race_seeds} seeds)")
-        results["race"] = race(inputs, [ORIGINAL_VARIANT, DEFAULT_VARIANT], args.threads, race_s, args.race_seeds,
+        results["race"] = race(inputs, [RACE_VARIANTS[name] for name in race_variants], args.threads, race_s,
+                               args.race_seeds,
                                slice_s=max(slice_s, 0.05) * 2.5, device=args.device)
     with tempfile.TemporaryDirectory(prefix="bench_") as tmp:
         tmp = Path(tmp)

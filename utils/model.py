@@ -496,6 +496,20 @@ class PeriodicNetwork(nn.Module):
         self.output_conv = Convolution(irreps_in=irreps, irreps_out=self.irreps_out, **conv_kwargs)
         remove_dead_code(self)
 
+    @staticmethod
+    def distinct_lengths(edge_length: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The distinct values of ``edge_length`` (n_edges,) and the row of each edge; ``(edge_length, None)`` when
+        gradients with respect to the lengths are asked for.
+
+        Example::
+
+            >>> PeriodicNetwork.distinct_lengths(torch.tensor([2.5, 3.0, 2.5]))
+            (tensor([2.5000, 3.0000]), tensor([0, 1, 0]))
+        """
+        if edge_length.requires_grad:
+            return edge_length, None
+        return torch.unique(edge_length, return_inverse=True)
+
     def forward(self, data, return_per_atom: bool = False, return_features: bool = False):
         """Predict the normalized DoS of every crystal in ``data``.
 
@@ -537,9 +551,7 @@ class PeriodicNetwork(nn.Module):
         # the radial MLPs see only |r|, and a crystal's edges take few distinct lengths (symmetry: ~20 edges per
         # length in the v1 data), so they run once per distinct length. Not when gradients with respect to the
         # edge vectors are asked for (forces): each edge then keeps its own length.
-        length_index = None
-        if not edge_length.requires_grad:
-            edge_length, length_index = torch.unique(edge_length, return_inverse=True)  # (n_lengths,), (n_edges,)
+        edge_length, length_index = self.distinct_lengths(edge_length)  # (n_lengths,), (n_edges,) or None
         edge_length_embedded = soft_one_hot_linspace(
             edge_length, 0.0, self.config.r_max, self.config.num_basis, basis="gaussian", cutoff=False
         ).mul(self.config.num_basis**0.5)  # (n_lengths, num_basis)
