@@ -247,6 +247,11 @@ class AttributeTensorProduct(o3.FullyConnectedTensorProduct):
             factor = ins.path_weight / self.irreps_out[ins.i_out].ir.dim ** 0.5
             self._pair_paths[self._pairs.index(pair)].append((i, attr_slices[ins.i_in2], factor))
         self._path_sizes = [math.prod(ins.path_shape) for ins in self.instructions]
+        # plain ints for forward (torch.compile cannot guard on e3nn's Irrep objects)
+        in_slices = self.irreps_in1.slices()
+        self._pair_inputs = [(in_slices[i_in], self.irreps_in1[i_in].mul, self.irreps_in1[i_in].ir.dim)
+                             for i_in, _ in self._pairs]  # (slice of x, u, 2l+1) per pair
+        self._out_dims = [mul_ir.dim for mul_ir in self.irreps_out]
 
     def attribute_matrices(self, attr: torch.Tensor) -> list[torch.Tensor]:
         """L(a) of every row of ``attr`` (k, irreps_in2.dim): one (k, u, w) tensor per (input, output) pair."""
@@ -273,16 +278,15 @@ class AttributeTensorProduct(o3.FullyConnectedTensorProduct):
         _, chunk_row, slot, size = attr_index  # (c,), (n,), int
         n_chunks = chunk_row.shape[0]
         x_pad = x.new_zeros(n_chunks * size, x.shape[1]).index_copy(0, slot, x)  # (c·size, irreps_in1.dim)
-        outputs: list = [None] * len(self.irreps_out)
-        in_slices = self.irreps_in1.slices()
-        for (i_in, i_out), matrix in zip(self._pairs, self.attribute_matrices(attr)):
-            mul, ir = self.irreps_in1[i_in]
-            xi = x_pad[:, in_slices[i_in]].reshape(n_chunks, size, mul, ir.dim).transpose(2, 3)
-            y = torch.bmm(xi.reshape(n_chunks, size * ir.dim, mul), matrix[chunk_row])  # (c, size·i, w)
-            y = y.reshape(n_chunks, size, ir.dim, -1).transpose(2, 3).reshape(n_chunks * size, -1)  # (c·size, w·i)
+        outputs: list = [None] * len(self._out_dims)
+        for (_, i_out), (in_slice, mul, dim), matrix in zip(self._pairs, self._pair_inputs,
+                                                             self.attribute_matrices(attr)):
+            xi = x_pad[:, in_slice].reshape(n_chunks, size, mul, dim).transpose(2, 3)
+            y = torch.bmm(xi.reshape(n_chunks, size * dim, mul), matrix[chunk_row])  # (c, size·i, w)
+            y = y.reshape(n_chunks, size, dim, -1).transpose(2, 3).reshape(n_chunks * size, -1)  # (c·size, w·i)
             outputs[i_out] = y if outputs[i_out] is None else outputs[i_out] + y
-        parts = [x_pad.new_zeros(n_chunks * size, mul_ir.dim) if out is None else out
-                 for out, mul_ir in zip(outputs, self.irreps_out)]
+        parts = [x_pad.new_zeros(n_chunks * size, out_dim) if out is None else out
+                 for out, out_dim in zip(outputs, self._out_dims)]
         return torch.cat(parts, dim=1)[slot]  # (n, irreps_out.dim)
 
 
