@@ -465,7 +465,7 @@ class Variant:
     optimizer: str = "project"  # 'project': utils.train's optimizer; 'adamw': plain torch.optim.AdamW
     e3nn: dict = dataclasses.field(default_factory=dict)  # e3nn code-generation options for the model's modules
     lr: float | None = None
-    per_atom_tp: bool = False  # the original's per-atom node-attribute tensor products (patched in)
+    per_atom_tp: bool = False  # the original's evaluation (patched in): attribute products per atom, radial MLPs per edge
     shipped: bool = False  # model and training configuration of checkpoints/default
     cueq: bool = False  # cuEquivariance edge tensor products (GPU only; falls back to e3nn)
 
@@ -637,16 +637,18 @@ def training_variants(threads: int, long: bool = False, device: str = "cpu") -> 
     variants = [
         ORIGINAL_VARIANT,
         DEFAULT_VARIANT,
-        Variant("original_new_tp", "original (batch 1, float64, plain AdamW) with the per-element tensor products: "
-                                   "the model change alone", dtype="float64", batch_size=1, optimizer="adamw"),
+        Variant("original_new_tp", "original (batch 1, float64, plain AdamW) with the per-element tensor products and "
+                                   "per-length radial MLPs: the model change alone", dtype="float64", batch_size=1,
+                optimizer="adamw"),
         Variant("f32_b1", "original in float32: the dtype alone", batch_size=1, optimizer="adamw", per_atom_tp=True),
         Variant("f64_b16", "original at batch 16: the batch alone", dtype="float64", batch_size=16,
                 optimizer="adamw", per_atom_tp=True),
-        Variant("default_per_atom", "project default with per-atom tensor products", per_atom_tp=True),
+        Variant("default_per_atom", "project default with per-atom tensor products and per-edge radial MLPs",
+                per_atom_tp=True),
         B32_VARIANT,
         B64_VARIANT,
-        Variant("b64_per_atom", "project path at batch 64 with per-atom tensor products", batch_size=64,
-                per_atom_tp=True),
+        Variant("b64_per_atom", "project path at batch 64 with per-atom tensor products and per-edge radial MLPs",
+                batch_size=64, per_atom_tp=True),
         Variant(f"threads{other}", f"default with torch.set_num_threads({other})", threads=other),
         Variant("adamw_unfused", "default with the plain (unfused) torch AdamW", optimizer="adamw"),
         Variant("e3nn_unfused", "default, e3nn without its specialized code and opt_einsum-fused contractions "

@@ -166,6 +166,9 @@ def test_unknown_part_is_rejected(bench, capsys):
     with pytest.raises(SystemExit):
         bench.main(["--parts", "graphs,nonsense"])
     assert "nonsense" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--race-variants", "default,b64"])  # the target compares with the original: it must race
+    assert "--race-variants" in capsys.readouterr().err
 
 
 def test_gpu_script_help_and_syntax():
