@@ -247,36 +247,36 @@ def load_inputs(tiny: bool = False) -> dict:
 
 
 # --------------------------------------------------------------------------------------- graph construction
-def ase_periodic_edges(positions, cell, r_max):
-    """Same contract and output as utils.graphs.periodic_edges, with ase's neighbour list instead of vesin's."""
+def ase_neighbour_pairs(positions, cell, r_max):
+    """utils.graphs._neighbour_pairs with ase's neighbour list instead of vesin's: same checks of r_max, same
+    post-processing (edge vectors, lengths, the r_max test, the order), so only the neighbour search differs."""
     from ase.neighborlist import primitive_neighbor_list
-    from utils.graphs import GraphError, _check_geometry
+    from utils.graphs import GraphError, _finish_edges
 
-    positions = np.asarray(positions, dtype=np.float64)
-    cell = np.asarray(cell, dtype=np.float64)
-    _check_geometry(positions, cell)
     if not (np.isfinite(r_max) and r_max > 0):
         raise GraphError(f"r_max must be a positive number of Å, got {r_max}.")
     # ase: D = positions[j] - positions[i] + S @ cell; i receives (dst), j sends (src)
     receiver, sender, shift = primitive_neighbor_list("ijS", (True, True, True), cell, positions,
                                                       float(r_max) * (1 + 1e-9) + 1e-9)
-    edge_dst = np.asarray(receiver, dtype=np.int64)
-    edge_src = np.asarray(sender, dtype=np.int64)
-    edge_shift = np.asarray(shift, dtype=np.int64).reshape(-1, 3)
-    edge_vec = positions[edge_src] + edge_shift @ cell - positions[edge_dst]
-    edge_len = np.linalg.norm(edge_vec, axis=1)
-    self_pair = (edge_src == edge_dst) & (edge_shift == 0).all(axis=1)
-    keep = (edge_len <= r_max) & ~self_pair
-    edge_src, edge_dst, edge_shift, edge_vec = edge_src[keep], edge_dst[keep], edge_shift[keep], edge_vec[keep]
-    order = np.lexsort((edge_shift[:, 2], edge_shift[:, 1], edge_shift[:, 0], edge_src, edge_dst))
-    return edge_src[order], edge_dst[order], edge_shift[order], edge_vec[order]
+    return _finish_edges(positions, cell, r_max, np.asarray(sender, dtype=np.int64),
+                         np.asarray(receiver, dtype=np.int64), np.asarray(shift, dtype=np.int64).reshape(-1, 3))
+
+
+def ase_periodic_edges(positions, cell, r_max):
+    """Same contract and output as utils.graphs.periodic_edges, with ase's neighbour list instead of vesin's."""
+    from utils.graphs import _check_geometry
+
+    positions = np.asarray(positions, dtype=np.float64)
+    cell = np.asarray(cell, dtype=np.float64)
+    _check_geometry(positions, cell)
+    return ase_neighbour_pairs(positions, cell, r_max)[:4]
 
 
 def ase_structure_to_graph(structure, r_max: float = 4.0, **kwargs):
     """utils.graphs.structure_to_graph with ase's neighbour list: same checks, same Data, same edges."""
     import utils.graphs as graphs_mod
 
-    with mock.patch.object(graphs_mod, "periodic_edges", ase_periodic_edges):
+    with mock.patch.object(graphs_mod, "_neighbour_pairs", ase_neighbour_pairs):
         return graphs_mod.structure_to_graph(structure, r_max=r_max, **kwargs)
 
 
@@ -344,15 +344,31 @@ def bench_graphs(inputs: dict, rounds: int, slice_s: float) -> dict:
 # the `original` variants patch that evaluation back in (same parameters, same outputs up to round-off).
 def _per_atom_forward(self, x, attr, attr_index=None):
     from e3nn import o3
-    return o3.FullyConnectedTensorProduct.forward(self, x, attr if attr_index is None else attr[attr_index])
+    if attr_index is None:
+        return o3.FullyConnectedTensorProduct.forward(self, x, attr)
+    index = attr_index if isinstance(attr_index, torch.Tensor) else attr_index.atom_row  # or an AttributeIndex
+    return o3.FullyConnectedTensorProduct.forward(self, x, attr[index])
+
+
+def _index_only(cls, index, k, size=8):
+    """AttributeIndex.from_index without the chunked layout, which the per-atom products do not use."""
+    return cls(index, None, None, size)
+
+
+def _every_length(edge_length):
+    """PeriodicNetwork.distinct_lengths as the original evaluated the radial MLPs: once per edge."""
+    return edge_length, None
 
 
 @contextlib.contextmanager
 def per_atom_tensor_products():
-    """Evaluate the node-attribute tensor products per atom, as the original tutorial's network did."""
-    from utils.model import AttributeTensorProduct
+    """Evaluate the node-attribute tensor products per atom and the radial MLPs per edge, as the original tutorial's
+    network did (utils.model: once per distinct attribute row and once per distinct edge length; same outputs)."""
+    from utils.model import AttributeIndex, AttributeTensorProduct, PeriodicNetwork
 
-    with mock.patch.object(AttributeTensorProduct, "forward", _per_atom_forward):
+    with mock.patch.object(AttributeTensorProduct, "forward", _per_atom_forward), \
+            mock.patch.object(AttributeIndex, "from_index", classmethod(_index_only)), \
+            mock.patch.object(PeriodicNetwork, "distinct_lengths", staticmethod(_every_length)):
         yield
 
 
@@ -449,7 +465,7 @@ class Variant:
     optimizer: str = "project"  # 'project': utils.train's optimizer; 'adamw': plain torch.optim.AdamW
     e3nn: dict = dataclasses.field(default_factory=dict)  # e3nn code-generation options for the model's modules
     lr: float | None = None
-    per_atom_tp: bool = False  # the original's per-atom node-attribute tensor products (patched in)
+    per_atom_tp: bool = False  # the original's evaluation (patched in): attribute products per atom, radial MLPs per edge
     shipped: bool = False  # model and training configuration of checkpoints/default
     cueq: bool = False  # cuEquivariance edge tensor products (GPU only; falls back to e3nn)
 
@@ -607,10 +623,12 @@ class Trainer:
 
 
 ORIGINAL_VARIANT = Variant("original", "original tutorial: batch 1, float64, plain AdamW, e3nn tensor products per "
-                                       "atom", dtype="float64", batch_size=1, optimizer="adamw", per_atom_tp=True)
+                                       "atom, radial MLPs per edge", dtype="float64", batch_size=1, optimizer="adamw", per_atom_tp=True)
 DEFAULT_VARIANT = Variant("default", "project: TrainConfig defaults (batch 16, float32, fused AdamW), tensor "
-                                     "products per distinct element")
+                                     "products per distinct element, radial MLPs per distinct edge length")
+B32_VARIANT = Variant("b32", "project path at batch 32", batch_size=32)
 B64_VARIANT = Variant("b64", "project path at batch 64", batch_size=64)
+RACE_VARIANTS = dict(original=ORIGINAL_VARIANT, default=DEFAULT_VARIANT, b32=B32_VARIANT, b64=B64_VARIANT)
 SHIPPED_VARIANT = Variant("shipped", "shipped model: checkpoints/default's ModelConfig and TrainConfig", shipped=True)
 
 
@@ -619,16 +637,18 @@ def training_variants(threads: int, long: bool = False, device: str = "cpu") -> 
     variants = [
         ORIGINAL_VARIANT,
         DEFAULT_VARIANT,
-        Variant("original_new_tp", "original (batch 1, float64, plain AdamW) with the per-element tensor products: "
-                                   "the model change alone", dtype="float64", batch_size=1, optimizer="adamw"),
+        Variant("original_new_tp", "original (batch 1, float64, plain AdamW) with the per-element tensor products and "
+                                   "per-length radial MLPs: the model change alone", dtype="float64", batch_size=1,
+                optimizer="adamw"),
         Variant("f32_b1", "original in float32: the dtype alone", batch_size=1, optimizer="adamw", per_atom_tp=True),
         Variant("f64_b16", "original at batch 16: the batch alone", dtype="float64", batch_size=16,
                 optimizer="adamw", per_atom_tp=True),
-        Variant("default_per_atom", "project default with per-atom tensor products", per_atom_tp=True),
-        Variant("b32", "project path at batch 32", batch_size=32),
-        B64_VARIANT,
-        Variant("b64_per_atom", "project path at batch 64 with per-atom tensor products", batch_size=64,
+        Variant("default_per_atom", "project default with per-atom tensor products and per-edge radial MLPs",
                 per_atom_tp=True),
+        B32_VARIANT,
+        B64_VARIANT,
+        Variant("b64_per_atom", "project path at batch 64 with per-atom tensor products and per-edge radial MLPs",
+                batch_size=64, per_atom_tp=True),
         Variant(f"threads{other}", f"default with torch.set_num_threads({other})", threads=other),
         Variant("adamw_unfused", "default with the plain (unfused) torch AdamW", optimizer="adamw"),
         Variant("e3nn_unfused", "default, e3nn without its specialized code and opt_einsum-fused contractions "
@@ -727,7 +747,7 @@ def bench_headline(inputs: dict, threads: int, rounds: int, slice_s: float, devi
     """`train_speedup_vs_original`: the original tutorial's training path vs the project's (TrainConfig defaults) on
     the original architecture, interleaved (the project path at batch 64 and the shipped model's configuration
     alongside); each round's ratio compares slices taken seconds apart, the headline is their median."""
-    variants = [ORIGINAL_VARIANT, DEFAULT_VARIANT, B64_VARIANT, SHIPPED_VARIANT]
+    variants = [ORIGINAL_VARIANT, DEFAULT_VARIANT, B32_VARIANT, B64_VARIANT, SHIPPED_VARIANT]
     trainers = {v.name: Trainer(v, inputs, threads, device=device) for v in variants}
     architecture = {k: getattr(trainers["default"].config, k) for k in ORIGINAL_ARCHITECTURE}
     samples = interleave({name: t.run_for for name, t in trainers.items()}, rounds, slice_s,
@@ -752,6 +772,7 @@ def bench_headline(inputs: dict, threads: int, rounds: int, slice_s: float, devi
     per_round = {name: [round(x, 2) for x in ratios(name)] for name in trainers if name != "original"}
     res = dict(variants=out, per_round_ratio=per_round["default"], per_round_ratios=per_round,
                train_speedup_vs_original=_median(ratios("default")),
+               train_speedup_vs_original_b32=_median(ratios("b32")),
                train_speedup_vs_original_b64=_median(ratios("b64")),
                shipped_speedup_vs_original=_median(ratios("shipped")),
                ratio_of_medians=out["default"]["structures_per_s"]["median"]
@@ -1405,7 +1426,8 @@ def evaluate(results: dict) -> list:
                      measured=f"{sp:.1f}×" if sp else "n/a", ok=bool(sp and sp >= TARGETS["train_speedup_vs_original"]
                                                                    and hl.get("original_architecture")),
                      note=(f"{arch} {hl.get('architecture')}; per-round ratios {hl.get('per_round_ratio')}; project "
-                           f"path at batch 64: {_fmt(hl.get('train_speedup_vs_original_b64'))}×; shipped model's "
+                           f"path at batch 32: {_fmt(hl.get('train_speedup_vs_original_b32'))}×, at batch 64: "
+                           f"{_fmt(hl.get('train_speedup_vs_original_b64'))}×; shipped model's "
                            f"configuration: {_fmt(hl.get('shipped_speedup_vs_original'))}×")))
     r = results.get("race", {})
     if r.get("variants"):
@@ -1863,18 +1885,21 @@ def missed_explanations(results: dict) -> list:
             t = results.get("training", {})
             frac = fl.get("default", {}).get("fraction_of_thread_peak")
             lines.append(
-                f"Training throughput: {_fmt(hl.get('train_speedup_vs_original'))}× at batch 16 and "
+                f"Training throughput: {_fmt(hl.get('train_speedup_vs_original'))}× at batch 16, "
+                f"{_fmt(hl.get('train_speedup_vs_original_b32'))}× at batch 32 and "
                 f"{_fmt(hl.get('train_speedup_vs_original_b64'))}× at batch 64 on the original architecture. What "
-                "stands in the way: at batch 16 a step still costs "
-                f"{_fmt(fl.get('default', {}).get('flops_per_structure', 0) / 1e6, '.0f')} MFLOP per structure of "
-                "matrix products (the per-element contraction of the 64-wide node attributes with 2.4 M tensor-product "
-                "weights is done once per distinct element of the batch, and a batch of 16 v1 crystals holds ~25–30 "
-                "distinct elements), and the step reaches "
-                f"{_fmt(100 * frac if frac else None, '.1f')} % of the threads' fp32 peak: the rest is memory-bound "
-                "gathers, scatters and element-wise work of many small tensors. Larger batches share each element's "
-                "contraction among more atoms (batch 64 above); batch and schedule are TrainConfig defaults, to be "
-                "chosen with the race (§3) and the dataset's hyper-parameter search. The ratio also moves with the "
-                "background load of the shared machine (per-round ratios in §2)"
+                "stands in the way: both paths run about the same number of tensor operations per step (~2,000 "
+                "forward, backward and optimizer calls with the original's plain AdamW, ~1,900 with the project's), "
+                "and at these sizes each costs tens of microseconds of dispatch and memory traffic, so a batch-16 step "
+                "takes about as long as the original's batch-1 step and the ratio grows with the batch. The matrix "
+                f"products are {_fmt(fl.get('default', {}).get('flops_per_structure', 0) / 1e6, '.0f')} MFLOP per "
+                "structure at batch 16 (mostly the per-element contraction of the 64-wide node attributes with the "
+                "2.4 M tensor-product weights, once per distinct element of the batch) and the step reaches "
+                f"{_fmt(100 * frac if frac else None, '.1f')} % of the threads' fp32 peak. Batch and schedule are "
+                "TrainConfig defaults, to be chosen with the race (§3, `--race-variants original,default,b64`) and the "
+                "dataset's hyper-parameter search; torch.compile (`--compile`) fuses operations at the cost of minutes "
+                "of compilation. The ratio also moves with the background load of the shared machine (per-round "
+                "ratios in §2)"
                 + (", and with 2 torch threads on busy cores the per-round ratios scatter widely: both paths wait "
                    "on OpenMP barriers (§4: one thread ran inference faster than two in the same run)."
                    if results.get("threads") == 2 else "."))
@@ -1903,10 +1928,9 @@ def missed_explanations(results: dict) -> list:
             lines.append(
                 f"Graph construction: the neighbour list itself is not the bottleneck (vesin alone: "
                 f"{_fmt(g.get('neighbour_list_vesin', {}).get('median'), ',.0f')} structures/s, ase's "
-                f"{_fmt(g.get('neighbour_list_ase', {}).get('median'), ',.0f')}); structure_to_graph spends most of "
-                "its time in Python-level validation, one-hot encodings, tensor conversions and the torch_geometric "
-                "Data constructor, which both paths share. Only a leaner utils.graphs.structure_to_graph (checks "
-                "vectorised, fewer tensors) could move this ratio.")
+                f"{_fmt(g.get('neighbour_list_ase', {}).get('median'), ',.0f')}); what both paths share bounds the "
+                "ratio: the checks of the structure, the one-hot encodings, the tensor conversions and the "
+                "torch_geometric Data constructor (~10 fields), a few hundred microseconds per structure.")
         elif name.startswith("full training"):
             lines.append(f"Full training: {row['measured']}; {row['note']}.")
         elif name.startswith("peak RAM"):
@@ -1929,10 +1953,11 @@ def readme_section(results: dict) -> str:
     if hl.get("train_speedup_vs_original"):
         v = hl["variants"]
         L.append(f"- **Training, same architecture** (em_dim 64, mul 32, l_max 1, 2 layers, r_max 4 Å): the project's "
-                 f"path (batch {v['default']['batch_size']}, float32, fused AdamW, tensor products once per element) "
-                 f"trains **{hl['train_speedup_vs_original']:.1f}×** as many structures per second as the original "
-                 f"tutorial's (batch 1, float64, plain AdamW, tensor products per atom); at batch 64 "
-                 f"{_fmt(hl.get('train_speedup_vs_original_b64'))}× (target ≥ 30×). The shipped model "
+                 f"path (batch {v['default']['batch_size']}, float32, fused AdamW, tensor products once per element, "
+                 f"radial MLPs once per distinct edge length) trains **{hl['train_speedup_vs_original']:.1f}×** as many "
+                 f"structures per second as the original tutorial's (batch 1, float64, plain AdamW, tensor products "
+                 f"per atom, radial MLPs per edge); at batch 32 {_fmt(hl.get('train_speedup_vs_original_b32'))}×, at "
+                 f"batch 64 {_fmt(hl.get('train_speedup_vs_original_b64'))}× (target ≥ 30×). The shipped model "
                  f"({v.get('shipped', {}).get('n_params', 0):,} parameters) trains at "
                  f"{_fmt(v.get('shipped', {}).get('structures_per_s', {}).get('median'))} structures/s.")
     if fl.get("default", {}).get("fraction_of_peak") is not None:
@@ -2008,6 +2033,9 @@ def main(argv=None) -> int:
                    help="training wall time per variant and seed (default: the shipped model's training time, "
                         "from checkpoints/default/model.json)")
     p.add_argument("--race-seeds", type=int, default=3, help="seeds per race variant (default 3)")
+    p.add_argument("--race-variants", default="original,default",
+                   help="race entrants, from original,default,b32,b64 (the first two are the target's; the batch "
+                        "sizes are candidates for the training default)")
     p.add_argument("--scale-materials", type=int, default=0, help="also train on the embedded materials repeated "
                                                                   "to this many (1 epoch, extrapolated)")
     p.add_argument("--notebooks", action="store_true", help="also run the FAST notebook series (copies)")
@@ -2029,6 +2057,10 @@ def main(argv=None) -> int:
     unknown = parts - set(PARTS)
     if unknown:
         p.error(f"unknown --parts {sorted(unknown)}; choose from {','.join(PARTS)}")
+    race_variants = [x.strip() for x in args.race_variants.split(",") if x.strip()]
+    if not set(race_variants) <= set(RACE_VARIANTS) or not {"original", "default"} <= set(race_variants):
+        p.error(f"--race-variants {args.race_variants!r}: choose from {','.join(RACE_VARIANTS)}, with original and "
+                "default among them")
 
     if args.render_only:
         results = json.loads((args.out_dir / "results.json").read_text())
@@ -2116,7 +2148,8 @@ def main(argv=None) -> int:
                                                min_structures=16 if args.tiny else 180)
     if "race" in parts and race_s > 0:
         stage(f"equal wall time race ({race_s:.0f} s per variant and seed, {args.race_seeds} seeds)")
-        results["race"] = race(inputs, [ORIGINAL_VARIANT, DEFAULT_VARIANT], args.threads, race_s, args.race_seeds,
+        results["race"] = race(inputs, [RACE_VARIANTS[name] for name in race_variants], args.threads, race_s,
+                               args.race_seeds,
                                slice_s=max(slice_s, 0.05) * 2.5, device=args.device)
     with tempfile.TemporaryDirectory(prefix="bench_") as tmp:
         tmp = Path(tmp)

@@ -95,7 +95,7 @@ def test_graph_and_training_benchmarks_run(bench, tiny_inputs):
     headline = bench.bench_headline(tiny_inputs, threads=1, rounds=2, slice_s=0.01)
     assert len(headline["per_round_ratio"]) == 2 and headline["train_speedup_vs_original"] > 0
     assert headline["variants"]["original"]["dtype"] == "float64"
-    assert headline["per_round_ratios"].keys() == {"default", "b64", "shipped"}
+    assert headline["per_round_ratios"].keys() == {"default", "b32", "b64", "shipped"}
     assert headline["variants"]["b64"]["batch_size"] == 64
     assert headline["original_architecture"] is False  # the tiny model is not the original architecture
 
@@ -166,6 +166,9 @@ def test_unknown_part_is_rejected(bench, capsys):
     with pytest.raises(SystemExit):
         bench.main(["--parts", "graphs,nonsense"])
     assert "nonsense" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--race-variants", "default,b64"])  # the target compares with the original: it must race
+    assert "--race-variants" in capsys.readouterr().err
 
 
 def test_gpu_script_help_and_syntax():

@@ -204,6 +204,46 @@ def test_disordered_cif_gives_n_hot_nodes(tmp_path):
         torch.testing.assert_close(graph.composition[0, [10, 50, 82]], torch.tensor([0.5, 0.25, 0.25]))
 
 
+@pytest.mark.parametrize("name", ["NaCl", "ZnO", "triclinic", "disordered"])
+def test_structure_to_graph_matches_ase_neighbour_list(build_crystal, name, tmp_path):
+    """The whole structure → graph path against an independent reference: ase's neighbour list for the edges,
+    the public one-hot functions for the nodes (ordered ase Atoms take a shortcut through their atomic numbers)."""
+    from ase.neighborlist import primitive_neighbor_list
+
+    if name == "disordered":
+        (tmp_path / "x.cif").write_text(DISORDERED_CIF)
+        structure = Structure.from_file(tmp_path / "x.cif")
+        positions, cell = structure.cart_coords, structure.lattice.matrix
+        sites = [dict(site.species.items()) for site in structure]
+    else:
+        structure = build_crystal(name)
+        positions, cell, sites = structure.positions, structure.cell.array, list(structure.numbers)
+    for r_max in (4.0, 6.5):  # 6.5 Å: several images of every atom in these small cells
+        graph = structure_to_graph(structure, r_max=r_max, dtype=torch.float64)
+        # ase keeps |r| < cutoff, the graph |r| ≤ r_max (NaCl and ZnO have neighbours at exactly 6.5 Å)
+        i, j, shifts, vectors = primitive_neighbor_list("ijSD", (True, True, True), cell, positions, r_max + 1e-6)
+        expected = {(int(src), int(dst), tuple(shift)): vec
+                    for dst, src, shift, vec in zip(i, j, shifts.tolist(), vectors)
+                    if np.linalg.norm(vec) <= r_max}  # fmt: skip
+        src, dst = graph.edge_index.tolist()
+        keys = list(zip(dst, src, map(tuple, graph.edge_shift.tolist())))
+        assert keys == sorted(keys) and len(set(keys)) == len(keys)  # ordered by (dst, src, shift), no duplicates
+        found = dict(zip([(s, d, k[2]) for s, d, k in zip(src, dst, keys)], graph.edge_vec.numpy()))
+        assert set(found) == set(expected)
+        for key, vec in found.items():
+            np.testing.assert_allclose(vec, expected[key], atol=1e-10)
+        assert torch.equal(graph.x, mass_weighted_onehot(sites, dtype=torch.float64))
+        assert torch.equal(graph.node_attr, occupancy_onehot(sites, dtype=torch.float64))
+        assert torch.equal(graph.pos, torch.tensor(np.asarray(positions), dtype=torch.float64))
+
+
+def test_graph_does_not_share_memory_with_the_structure(nacl):
+    graph = structure_to_graph(nacl, dtype=torch.float64)
+    nacl.positions[0] += 1.0
+    nacl.cell[0, 0] += 1.0
+    assert graph.pos[0].tolist() == [0.0, 0.0, 0.0] and graph.lattice[0, 0, 0].item() == 0.0
+
+
 def test_batching_stacks_targets_and_lattices(nacl, zno):
     graphs = [structure_to_graph(nacl, dos=np.ones(51)), structure_to_graph(zno, dos=np.zeros(51))]
     batch = next(iter(DataLoader(graphs, batch_size=2)))

@@ -214,7 +214,8 @@ def test_default_model_size():
 # ---------------------------------------------------- node-attribute tensor products, once per distinct attribute
 def per_atom_tensor_product(tp, x, attr, attr_index=None):
     """Reference: e3nn's FullyConnectedTensorProduct evaluated on every atom (the original tutorial's path)."""
-    return o3.FullyConnectedTensorProduct.forward(tp, x, attr if attr_index is None else attr[attr_index])
+    index = getattr(attr_index, "atom_row", attr_index)  # the network passes an AttributeIndex (rows + layout)
+    return o3.FullyConnectedTensorProduct.forward(tp, x, attr if index is None else attr[index])
 
 
 @pytest.mark.parametrize("irreps_in, irreps_attr, irreps_out", [
@@ -279,3 +280,38 @@ def test_network_equals_the_per_atom_evaluation(build_crystal, monkeypatch):
     torch.testing.assert_close(new_out, ref_out, atol=1e-12, rtol=1e-10)
     for name in ref_grads:
         torch.testing.assert_close(new_grads[name], ref_grads[name], atol=1e-11, rtol=1e-9, msg=name)
+
+
+# ------------------------------------------------------------------------- evaluation shortcuts, same network
+def test_radial_networks_once_per_distinct_length_equal_once_per_edge(graphs, monkeypatch):
+    """The radial MLPs run once per distinct edge length; evaluated once per edge they give the same network."""
+    model = tiny_model(num_neighbors=15.0, seed=3)
+    batch = next(iter(DataLoader(list(graphs.values()), batch_size=len(graphs))))
+    lengths, index = PeriodicNetwork.distinct_lengths(batch.edge_vec.norm(dim=1))
+    assert index is not None and len(lengths) < batch.edge_index.shape[1] / 4  # symmetric crystals: few lengths
+    with torch.no_grad():
+        shared = model(batch)
+        monkeypatch.setattr(PeriodicNetwork, "distinct_lengths", staticmethod(lambda length: (length, None)))
+        per_edge = model(batch)
+    torch.testing.assert_close(shared, per_edge, atol=1e-6, rtol=1e-5)
+
+
+def test_remove_dead_code_keeps_every_output():
+    from utils.model import remove_dead_code
+
+    torch.manual_seed(0)
+    tp = o3.FullyConnectedTensorProduct("4x0e + 2x1o + 1x1e", "1x0e + 1x1o", "3x0e + 2x1o + 2x1e")
+    x, y = tp.irreps_in1.randn(5, -1), tp.irreps_in2.randn(5, -1)
+    before = tp(x, y)
+    assert remove_dead_code(tp) > 0 and remove_dead_code(tp) == 0  # unused products found once, then none left
+    torch.testing.assert_close(tp(x, y), before, atol=0, rtol=0)
+
+
+@pytest.mark.slow
+def test_torch_compile_gives_the_eager_output(graphs):
+    """torch.compile (opt-in, benchmarks/run.py --compile) traces the network; same DoS as eager."""
+    model = tiny_model(num_neighbors=15.0, seed=4)
+    batch = next(iter(DataLoader(list(graphs.values()), batch_size=len(graphs))))
+    compiled = torch.compile(model, dynamic=True)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(batch), model(batch), atol=1e-5, rtol=1e-4)

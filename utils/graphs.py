@@ -65,6 +65,8 @@ MAX_CELL_LENGTH_A = 1e4  # a lattice vector longer than this (Å) is not a cryst
 MAX_COORDINATE_A = 1e6  # |Cartesian coordinate| above this (Å) is refused before the neighbour list
 ISOTOPES = {"D": "deuterium", "T": "tritium"}  # read as H by pymatgen; the encoding has no isotope masses
 
+_MASSES_U = np.asarray(ase.data.atomic_masses[1 : N_ELEMENTS + 1], dtype=np.float64)  # (118,) u, index Z-1
+_PERIODIC = np.ones(3, dtype=bool)  # periodic along all three lattice vectors
 _RESERVED_KEYS = {
     "x", "node_attr", "pos", "lattice", "edge_index", "edge_shift", "edge_vec",
     "composition", "n_atoms", "y", "batch", "ptr",
@@ -157,6 +159,19 @@ def _site_occupancies(numbers_or_occupancies: Sequence[Any]) -> list[dict[int, f
     return sites
 
 
+def _occupancy_matrix(sites: Sequence[dict[int, float]]) -> np.ndarray:
+    """(n_sites, 118) float64 numpy array of validated sites ``[{Z: occupancy}, ...]``: ``[i, Z-1]`` = occupancy."""
+    rows, columns, values = [], [], []
+    for site_index, occupancies in enumerate(sites):
+        for number, occupancy in occupancies.items():
+            rows.append(site_index)
+            columns.append(number - 1)
+            values.append(occupancy)
+    encoding = np.zeros((len(sites), N_ELEMENTS))  # (n_sites, 118)
+    encoding[rows, columns] = values
+    return encoding
+
+
 def occupancy_onehot(numbers_or_occupancies: Sequence[Any], dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Occupancy one-hot encoding of sites, shape ``(n_sites, 118)``, dimensionless.
 
@@ -175,12 +190,8 @@ def occupancy_onehot(numbers_or_occupancies: Sequence[Any], dtype: torch.dtype =
 
     Taught in notebook 02 §5.
     """
-    sites = _site_occupancies(numbers_or_occupancies)
-    encoding = torch.zeros(len(sites), N_ELEMENTS, dtype=torch.float64)  # (n_sites, 118)
-    for site_index, occupancies in enumerate(sites):
-        for number, occupancy in occupancies.items():
-            encoding[site_index, number - 1] = occupancy
-    return encoding.to(dtype)
+    encoding = _occupancy_matrix(_site_occupancies(numbers_or_occupancies))  # (n_sites, 118)
+    return torch.from_numpy(encoding).to(dtype)
 
 
 def mass_weighted_onehot(numbers_or_occupancies: Sequence[Any], dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -205,9 +216,8 @@ def mass_weighted_onehot(numbers_or_occupancies: Sequence[Any], dtype: torch.dty
 
     Taught in notebook 02 §5.
     """
-    occupancy = occupancy_onehot(numbers_or_occupancies, dtype=torch.float64)  # (n_sites, 118)
-    masses_u = torch.tensor(ase.data.atomic_masses[1 : N_ELEMENTS + 1], dtype=torch.float64)  # (118,)
-    return (occupancy * masses_u).to(dtype)
+    encoding = _occupancy_matrix(_site_occupancies(numbers_or_occupancies))  # (n_sites, 118)
+    return torch.from_numpy(encoding * _MASSES_U).to(dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -219,8 +229,9 @@ def _check_geometry(positions: np.ndarray, cell: np.ndarray, symbols: Sequence[s
         raise GraphError(f"positions must have shape (n_atoms, 3), got {positions.shape}.")
     if cell.shape != (3, 3):
         raise GraphError(f"cell must have shape (3, 3) (rows = lattice vectors), got {cell.shape}.")
-    bad_atoms = np.flatnonzero(~np.isfinite(positions).all(axis=1))
-    if bad_atoms.size:
+    finite = np.isfinite(positions)  # (n_atoms, 3)
+    if not finite.all():
+        bad_atoms = np.flatnonzero(~finite.all(axis=1))
         atom = int(bad_atoms[0])
         name = f" ({symbols[atom]})" if symbols is not None else ""
         raise GraphError(
@@ -229,7 +240,7 @@ def _check_geometry(positions: np.ndarray, cell: np.ndarray, symbols: Sequence[s
         )
     if not np.isfinite(cell).all():
         raise GraphError(f"the cell contains NaN/inf entries: {cell.tolist()}. Fix the lattice vectors.")
-    lengths_A = np.linalg.norm(cell, axis=1)
+    lengths_A = np.sqrt((cell * cell).sum(axis=1))  # (3,)
     if lengths_A.max() > MAX_CELL_LENGTH_A:
         axis = "abc"[int(np.argmax(lengths_A))]
         raise GraphError(
@@ -243,7 +254,8 @@ def _check_geometry(positions: np.ndarray, cell: np.ndarray, symbols: Sequence[s
             f"atom {atom}{name} sits at {positions[atom].tolist()} Å, beyond ±{MAX_COORDINATE_A:g} Å. "
             "Fix the coordinates (Å expected), or wrap them into the cell."
         )
-    volume_A3 = abs(float(np.linalg.det(cell)))
+    (a1, a2, a3), (b1, b2, b3), (c1, c2, c3) = cell.tolist()
+    volume_A3 = abs(a1 * (b2 * c3 - b3 * c2) - a2 * (b1 * c3 - b3 * c1) + a3 * (b1 * c2 - b2 * c1))  # |det cell|
     if volume_A3 < MIN_VOLUME_A3:
         raise GraphError(
             f"the cell has (near) zero volume |det| = {volume_A3:.3g} Å^3: its lattice vectors "
@@ -282,23 +294,36 @@ def periodic_edges(
     positions = np.asarray(positions, dtype=np.float64)  # (n_atoms, 3)
     cell = np.asarray(cell, dtype=np.float64)  # (3, 3)
     _check_geometry(positions, cell)
+    return _neighbour_pairs(positions, cell, r_max)[:4]
+
+
+def _neighbour_pairs(positions: np.ndarray, cell: np.ndarray, r_max: float):
+    """:func:`periodic_edges` of checked float64 arrays (see :func:`_check_geometry`), plus the edge lengths (Å)."""
     if not (np.isfinite(r_max) and r_max > 0):
         raise GraphError(f"r_max must be a positive number of Å, got {r_max}.")
     # vesin reports pairs (i, j, S) with vector positions[j] + S @ cell - positions[i]: in our
     # convention j is the sender (src) and i the receiver (dst). Search slightly beyond r_max so
-    # that the inclusive test below (|r| <= r_max) does not depend on vesin's rounding.
-    neighbor_list = vesin.NeighborList(cutoff=float(r_max) * (1 + 1e-9) + 1e-9, full_list=True)
-    receiver, sender, shift = neighbor_list.compute(positions, cell, True, "ijS")
-    edge_dst = np.asarray(receiver, dtype=np.int64)  # (n_edges,)
-    edge_src = np.asarray(sender, dtype=np.int64)  # (n_edges,)
-    edge_shift = np.asarray(shift, dtype=np.int64).reshape(-1, 3)  # (n_edges, 3)
+    # that the inclusive test below (|r| <= r_max) does not depend on vesin's rounding. One thread:
+    # a crystal's cell has few atoms, and starting threads would cost more than the search itself.
+    neighbor_list = vesin.NeighborList(cutoff=float(r_max) * (1 + 1e-9) + 1e-9, full_list=True, n_threads=1)
+    pairs, shift = neighbor_list.compute(positions, cell, _PERIODIC, "PS", copy=False)  # views: copied below
+    edge_dst = pairs[:, 0].astype(np.int64)  # (n_edges,)
+    edge_src = pairs[:, 1].astype(np.int64)  # (n_edges,)
+    edge_shift = shift.astype(np.int64)  # (n_edges, 3)
+    return _finish_edges(positions, cell, r_max, edge_src, edge_dst, edge_shift)
+
+
+def _finish_edges(positions, cell, r_max, edge_src, edge_dst, edge_shift):
+    """Edge vectors and lengths of candidate pairs; keeps 0 < |edge_vec| ≤ r_max, sorted by (dst, src, shift)."""
     edge_vec = positions[edge_src] + edge_shift @ cell - positions[edge_dst]  # (n_edges, 3)
-    edge_len = np.linalg.norm(edge_vec, axis=1)  # (n_edges,)
-    self_pair = (edge_src == edge_dst) & (edge_shift == 0).all(axis=1)
-    keep = (edge_len <= r_max) & ~self_pair
-    edge_src, edge_dst, edge_shift, edge_vec = edge_src[keep], edge_dst[keep], edge_shift[keep], edge_vec[keep]
+    edge_len = np.sqrt((edge_vec * edge_vec).sum(axis=1))  # (n_edges,)
+    keep = edge_len <= r_max
+    keep &= (edge_src != edge_dst) | edge_shift.any(axis=1)  # not the atom itself (zero shift)
+    if not keep.all():
+        edge_src, edge_dst, edge_shift = edge_src[keep], edge_dst[keep], edge_shift[keep]
+        edge_vec, edge_len = edge_vec[keep], edge_len[keep]
     order = np.lexsort((edge_shift[:, 2], edge_shift[:, 1], edge_shift[:, 0], edge_src, edge_dst))
-    return edge_src[order], edge_dst[order], edge_shift[order], edge_vec[order]
+    return edge_src[order], edge_dst[order], edge_shift[order], edge_vec[order], edge_len[order]
 
 
 # --------------------------------------------------------------------------------------------
@@ -306,6 +331,14 @@ def periodic_edges(
 # --------------------------------------------------------------------------------------------
 def structure_arrays(structure) -> tuple[np.ndarray, np.ndarray, list[dict[Any, float]]]:
     """Positions (Å), cell (Å, rows) and per-site occupancies of a pymatgen Structure or ase Atoms."""
+    positions, cell, sites = _structure_sites(structure)
+    if isinstance(sites, np.ndarray):
+        sites = [{int(number): 1.0} for number in sites]
+    return positions, cell, sites
+
+
+def _structure_sites(structure) -> tuple[np.ndarray, np.ndarray, Any]:
+    """:func:`structure_arrays`, except that an ordered ase Atoms gives its atomic numbers (int array) as sites."""
     if isinstance(structure, ase.Atoms):
         if not np.all(structure.pbc):
             raise GraphError(
@@ -317,16 +350,25 @@ def structure_arrays(structure) -> tuple[np.ndarray, np.ndarray, list[dict[Any, 
         occupancy_info = structure.info.get("occupancy")  # written by ase's CIF reader
         kinds = structure.arrays.get("spacegroup_kinds")
         if occupancy_info is not None and kinds is not None:
-            sites = [dict(occupancy_info[str(kind)]) for kind in kinds]
-        else:
-            sites = [{int(number): 1.0} for number in structure.numbers]
-        return positions, cell, sites
+            return positions, cell, [dict(occupancy_info[str(kind)]) for kind in kinds]
+        return positions, cell, np.asarray(structure.numbers)
     if hasattr(structure, "lattice") and hasattr(structure, "cart_coords"):  # pymatgen Structure
         positions = np.asarray(structure.cart_coords, dtype=np.float64)
         cell = np.asarray(structure.lattice.matrix, dtype=np.float64)
         sites = [dict(site.species.items()) for site in structure]
         return positions, cell, sites
     raise TypeError(f"expected a pymatgen Structure or an ase Atoms, got {type(structure).__name__}")
+
+
+class _SiteLabels:
+    """Readable labels of the sites ('Na', 'Sb0.5Bi0.5'), made only when an error message asks for one."""
+
+    def __init__(self, sites: Sequence[dict[int, float]] | np.ndarray) -> None:
+        self.sites = sites  # validated {Z: occupancy} per site, or the atomic numbers of ordered sites
+
+    def __getitem__(self, index: int) -> str:
+        site = self.sites[index]
+        return _site_label(site if isinstance(site, dict) else {int(site): 1.0})
 
 
 def _site_label(occupancies: dict[int, float]) -> str:
@@ -376,34 +418,41 @@ def structure_to_graph(
 
     Taught in notebook 02 §6.
     """
-    positions, cell, raw_sites = structure_arrays(structure)
-    if not raw_sites:
+    positions, cell, raw_sites = _structure_sites(structure)
+    if not len(raw_sites):
         raise GraphError("the structure has no atoms; a crystal graph needs at least one site.")
-    sites = _site_occupancies(raw_sites)  # validates elements and occupancy sums
-    labels = [_site_label(site) for site in sites]
+    if isinstance(raw_sites, np.ndarray) and ((raw_sites >= 1) & (raw_sites <= N_ELEMENTS)).all():
+        sites = raw_sites  # (n,) atomic numbers of ordered sites: one-hot rows by indexing
+        occupancy = np.zeros((len(sites), N_ELEMENTS))  # (n, 118)
+        occupancy[np.arange(len(sites)), sites - 1] = 1.0
+    else:
+        sites = _site_occupancies(raw_sites.tolist() if isinstance(raw_sites, np.ndarray) else raw_sites)
+        occupancy = _occupancy_matrix(sites)  # (n, 118)
+    labels = _SiteLabels(sites)
     _check_geometry(positions, cell, labels)
-    for site_index, occupancies in enumerate(sites):
-        total = sum(occupancies.values())
-        if total < 1 - VACANCY_TOLERANCE:
-            raise GraphError(
-                f"site {site_index} ({labels[site_index]}) is only {total:.4g} occupied: vacancies "
-                "are not supported. Fill the site (e.g. renormalise its occupancies to sum to 1) "
-                "or remove it from the structure."
-            )
+    if not isinstance(sites, np.ndarray):
+        for site_index, occupancies in enumerate(sites):
+            total = sum(occupancies.values())
+            if total < 1 - VACANCY_TOLERANCE:
+                raise GraphError(
+                    f"site {site_index} ({labels[site_index]}) is only {total:.4g} occupied: vacancies "
+                    "are not supported. Fill the site (e.g. renormalise its occupancies to sum to 1) "
+                    "or remove it from the structure."
+                )
 
-    edge_src, edge_dst, edge_shift, edge_vec = periodic_edges(positions, cell, r_max)
+    edge_src, edge_dst, edge_shift, edge_vec, edge_len = _neighbour_pairs(positions, cell, r_max)
     n_atoms = len(sites)
-    _check_neighbours(positions, cell, r_max, labels, edge_src, edge_dst, edge_vec, n_atoms)
+    _check_neighbours(positions, cell, r_max, labels, edge_src, edge_dst, edge_len, n_atoms)
 
-    node_attr = occupancy_onehot(sites, dtype=dtype)  # (n, 118)
+    node_attr = torch.from_numpy(occupancy).to(dtype)  # (n, 118)
     graph = Data(
-        x=mass_weighted_onehot(sites, dtype=dtype),  # (n, 118), u
+        x=torch.from_numpy(occupancy * _MASSES_U).to(dtype),  # (n, 118), u
         node_attr=node_attr,  # (n, 118)
-        pos=torch.tensor(positions, dtype=dtype),  # (n, 3), Å
+        pos=torch.tensor(positions, dtype=dtype),  # (n, 3), Å (a copy: positions may be the structure's own array)
         lattice=torch.tensor(cell, dtype=dtype).unsqueeze(0),  # (1, 3, 3), Å
-        edge_index=torch.as_tensor(np.stack([edge_src, edge_dst]), dtype=torch.long),  # (2, n_edges)
-        edge_shift=torch.as_tensor(edge_shift, dtype=torch.long),  # (n_edges, 3)
-        edge_vec=torch.as_tensor(edge_vec, dtype=dtype),  # (n_edges, 3), Å
+        edge_index=torch.from_numpy(np.stack([edge_src, edge_dst])),  # (2, n_edges) long
+        edge_shift=torch.from_numpy(edge_shift),  # (n_edges, 3) long
+        edge_vec=torch.from_numpy(edge_vec).to(dtype),  # (n_edges, 3), Å
         composition=node_attr.mean(dim=0, keepdim=True),  # (1, 118)
         n_atoms=n_atoms,
     )
@@ -419,10 +468,9 @@ def structure_to_graph(
     return graph
 
 
-def _check_neighbours(positions, cell, r_max, labels, edge_src, edge_dst, edge_vec, n_atoms) -> None:
-    """Raise GraphError for overlapping atoms or atoms that receive no edge."""
-    if len(edge_vec):
-        edge_len = np.linalg.norm(edge_vec, axis=1)
+def _check_neighbours(positions, cell, r_max, labels, edge_src, edge_dst, edge_len, n_atoms) -> None:
+    """Raise GraphError for overlapping atoms or atoms that receive no edge (edge_len: (n_edges,) Å)."""
+    if len(edge_len):
         closest = int(np.argmin(edge_len))
         if edge_len[closest] < MIN_DISTANCE_A:
             a, b = int(edge_dst[closest]), int(edge_src[closest])
@@ -431,9 +479,9 @@ def _check_neighbours(positions, cell, r_max, labels, edge_src, edge_dst, edge_v
                 "apart: overlapping sites. Merge them into one partially occupied site or remove one."
             )
     n_incoming = np.bincount(edge_dst, minlength=n_atoms)
-    isolated = np.flatnonzero(n_incoming == 0)
-    if isolated.size == 0:
+    if n_incoming.all():
         return
+    isolated = np.flatnonzero(n_incoming == 0)
     atom = int(isolated[0])
     # every atom has an image of itself within the shortest lattice vector, so this finds one
     probe_A = float(np.linalg.norm(cell, axis=1).min()) + 1e-6

@@ -33,6 +33,7 @@ import math
 from typing import Any, NamedTuple
 
 import torch
+import torch.fx
 from e3nn import o3
 from e3nn.math import soft_one_hot_linspace
 from e3nn.nn import FullyConnectedNet, Gate
@@ -41,6 +42,7 @@ from torch_geometric.utils import scatter
 
 __all__ = [
     "ModelConfig",
+    "AttributeIndex",
     "AttributeTensorProduct",
     "Convolution",
     "GatedConvolution",
@@ -49,6 +51,7 @@ __all__ = [
     "smooth_cutoff",
     "tp_path_exists",
     "count_parameters",
+    "remove_dead_code",
 ]
 
 NORMALIZATION_EPS = 1e-8  # floor of the per-crystal maximum, so an all-zero output stays 0, not NaN
@@ -156,24 +159,42 @@ def tp_path_exists(irreps_in1, irreps_in2, ir_out) -> bool:
     return any(ir_out in ir1 * ir2 for _, ir1 in irreps_in1 for _, ir2 in irreps_in2)
 
 
-def _chunk_layout(index: torch.Tensor, k: int, size: int):
-    """Atoms grouped by attribute row and cut into chunks of ≤ `size` atoms of one row.
+class AttributeIndex(NamedTuple):
+    """Which attribute row each atom has, with the chunked layout :class:`AttributeTensorProduct` works in.
 
-    index: (n,) row of each atom, in [0, k). Returns ``chunk_row`` (c,) the row of each chunk and ``slot``
-    (n,) each atom's place in the padded (c·size) layout (chunk-major; unused slots stay zero).
+    Made once per batch (:meth:`from_index`) and shared by all the network's attribute tensor products. Atoms are
+    grouped by row and cut into chunks of at most ``size`` atoms of one row. ``atom_row`` (n,) long: the row of
+    each atom, in [0, k); ``chunk_row`` (c,): the row of each chunk; ``slot`` (n,): each atom's place in the padded
+    (c·size) layout (chunk-major; unused slots stay zero); ``size``: atoms per chunk.
     """
-    n = index.shape[0]
-    counts = torch.bincount(index, minlength=k)  # (k,) atoms of each row
-    chunks = (counts + size - 1) // size  # (k,) chunks of each row, consecutive
-    first_chunk = torch.cumsum(chunks, 0) - chunks  # (k,)
-    order = torch.argsort(index, stable=True)  # (n,) atoms grouped by row
-    sorted_rows = index[order]
-    rank = torch.arange(n, device=index.device) - (torch.cumsum(counts, 0) - counts)[sorted_rows]  # place in row
-    slot = torch.empty_like(index)
-    slot[order] = first_chunk[sorted_rows] * size + rank
-    n_chunks = int(chunks.sum())
-    chunk_row = torch.repeat_interleave(torch.arange(k, device=index.device), chunks, output_size=n_chunks)
-    return chunk_row, slot
+
+    atom_row: torch.Tensor
+    chunk_row: torch.Tensor
+    slot: torch.Tensor
+    size: int
+
+    @classmethod
+    def from_index(cls, index: torch.Tensor, k: int, size: int = 8) -> "AttributeIndex":
+        """Layout of ``index`` (n,) long, rows in [0, k), in chunks of ≤ ``size`` atoms.
+
+        Example::
+
+            >>> layout = AttributeIndex.from_index(torch.tensor([1, 0, 1, 1]), k=2, size=2)
+            >>> layout.chunk_row.tolist(), layout.slot.tolist()   # row 0: one chunk; row 1: two
+            ([0, 1, 1], [2, 0, 3, 4])
+        """
+        n = index.shape[0]
+        counts = torch.bincount(index, minlength=k)  # (k,) atoms of each row
+        chunks = (counts + size - 1) // size  # (k,) chunks of each row, consecutive
+        first_chunk = torch.cumsum(chunks, 0) - chunks  # (k,)
+        order = torch.argsort(index, stable=True)  # (n,) atoms grouped by row
+        sorted_rows = index[order]
+        rank = torch.arange(n, device=index.device) - (torch.cumsum(counts, 0) - counts)[sorted_rows]  # place in row
+        slot = torch.empty_like(index)
+        slot[order] = first_chunk[sorted_rows] * size + rank
+        n_chunks = int(chunks.sum())
+        chunk_row = torch.repeat_interleave(torch.arange(k, device=index.device), chunks, output_size=n_chunks)
+        return cls(index, chunk_row, slot, size)
 
 
 class AttributeTensorProduct(o3.FullyConnectedTensorProduct):
@@ -199,8 +220,8 @@ class AttributeTensorProduct(o3.FullyConnectedTensorProduct):
         irreps_in1: irreps of x; irreps_in2: irreps of a (only ``0e``); irreps_out: irreps of the output.
 
     Forward args: ``x`` (n, irreps_in1.dim); ``attr`` (k, irreps_in2.dim), the distinct attribute rows;
-    ``attr_index`` (n,) long, the row of each of x's rows (``None``: one row of ``attr`` per row of x,
-    k = n) → (n, irreps_out.dim).
+    ``attr_index`` (n,) long, the row of each of x's rows, or an :class:`AttributeIndex` made once for several
+    products (``None``: one row of ``attr`` per row of x, k = n) → (n, irreps_out.dim).
 
     Example::
 
@@ -217,48 +238,59 @@ class AttributeTensorProduct(o3.FullyConnectedTensorProduct):
         super().__init__(irreps_in1, irreps_in2, irreps_out)
         if any(ir != o3.Irrep("0e") for _, ir in self.irreps_in2):
             raise ValueError(f"the attributes must be scalars (0e), got {self.irreps_in2}")
-        # every (input irrep, output irrep) pair, with its tensor-product paths (one per attribute irrep)
+        # every (input irrep, output irrep) pair, with its tensor-product paths (one per attribute irrep):
+        # (instruction index, attribute slice, c_path / √(2l+1))
         self._pairs: list[tuple[int, int]] = []
-        self._pair_paths: list[list[tuple[int, float]]] = []
+        self._pair_paths: list[list[tuple[int, slice, float]]] = []
+        attr_slices = self.irreps_in2.slices()
         for i, ins in enumerate(self.instructions):
             pair = (ins.i_in1, ins.i_out)
             if pair not in self._pairs:
                 self._pairs.append(pair)
                 self._pair_paths.append([])
             factor = ins.path_weight / self.irreps_out[ins.i_out].ir.dim ** 0.5
-            self._pair_paths[self._pairs.index(pair)].append((i, factor))
+            self._pair_paths[self._pairs.index(pair)].append((i, attr_slices[ins.i_in2], factor))
         self._path_sizes = [math.prod(ins.path_shape) for ins in self.instructions]
+        # plain ints for forward (torch.compile cannot guard on e3nn's Irrep objects)
+        in_slices = self.irreps_in1.slices()
+        self._pair_inputs = [(in_slices[i_in], self.irreps_in1[i_in].mul, self.irreps_in1[i_in].ir.dim)
+                             for i_in, _ in self._pairs]  # (slice of x, u, 2l+1) per pair
+        self._out_dims = [mul_ir.dim for mul_ir in self.irreps_out]
 
     def attribute_matrices(self, attr: torch.Tensor) -> list[torch.Tensor]:
         """L(a) of every row of ``attr`` (k, irreps_in2.dim): one (k, u, w) tensor per (input, output) pair."""
         # the weight of each path (u, v, w), in instruction order (a split: one copy in the backward pass,
         # where narrowed views would each allocate a gradient of the whole weight)
         paths = [w.view(ins.path_shape) for w, ins in zip(self.weight.split(self._path_sizes), self.instructions)]
-        blocks, shapes = [], []
+        matrices = []
         for pair_paths in self._pair_paths:
-            rows = [paths[i].permute(1, 0, 2).reshape(paths[i].shape[1], -1) * factor for i, factor in pair_paths]
-            blocks.append(torch.cat(rows, dim=0))  # (irreps_in2.dim, u·w): one row per attribute component
-            shapes.append(paths[pair_paths[0][0]].shape[::2])  # (u, w)
-        matrices = attr @ torch.cat(blocks, dim=1)  # (k, Σ u·w): all pairs in one product
-        return [m.reshape(-1, *shape) for m, shape in zip(matrices.split([u * w for u, w in shapes], dim=1), shapes)]
+            matrix = None
+            for i, attr_slice, factor in pair_paths:
+                u, v, _ = paths[i].shape
+                # Σ_v a_kv W_uvw as u products (k, v) @ (v, w): the weight is read in place, never copied
+                product = torch.bmm((attr[:, attr_slice] * factor).expand(u, -1, v), paths[i])  # (u, k, w)
+                matrix = product if matrix is None else matrix + product
+            matrices.append(matrix.transpose(0, 1))  # (k, u, w)
+        return matrices
 
-    def forward(self, x: torch.Tensor, attr: torch.Tensor, attr_index: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, attr: torch.Tensor,
+                attr_index: torch.Tensor | AttributeIndex | None = None) -> torch.Tensor:
         if attr_index is None:
             attr_index = torch.arange(x.shape[0], device=x.device)  # one attribute row per atom
-        size = self.chunk_size
-        chunk_row, slot = _chunk_layout(attr_index, attr.shape[0], size)  # (c,), (n,)
+        if not isinstance(attr_index, AttributeIndex):
+            attr_index = AttributeIndex.from_index(attr_index, attr.shape[0], self.chunk_size)
+        _, chunk_row, slot, size = attr_index  # (c,), (n,), int
         n_chunks = chunk_row.shape[0]
         x_pad = x.new_zeros(n_chunks * size, x.shape[1]).index_copy(0, slot, x)  # (c·size, irreps_in1.dim)
-        outputs: list = [None] * len(self.irreps_out)
-        in_slices = self.irreps_in1.slices()
-        for (i_in, i_out), matrix in zip(self._pairs, self.attribute_matrices(attr)):
-            mul, ir = self.irreps_in1[i_in]
-            xi = x_pad[:, in_slices[i_in]].reshape(n_chunks, size, mul, ir.dim).transpose(2, 3)
-            y = torch.bmm(xi.reshape(n_chunks, size * ir.dim, mul), matrix[chunk_row])  # (c, size·i, w)
-            y = y.reshape(n_chunks, size, ir.dim, -1).transpose(2, 3).reshape(n_chunks * size, -1)  # (c·size, w·i)
+        outputs: list = [None] * len(self._out_dims)
+        for (_, i_out), (in_slice, mul, dim), matrix in zip(self._pairs, self._pair_inputs,
+                                                             self.attribute_matrices(attr)):
+            xi = x_pad[:, in_slice].reshape(n_chunks, size, mul, dim).transpose(2, 3)
+            y = torch.bmm(xi.reshape(n_chunks, size * dim, mul), matrix[chunk_row])  # (c, size·i, w)
+            y = y.reshape(n_chunks, size, dim, -1).transpose(2, 3).reshape(n_chunks * size, -1)  # (c·size, w·i)
             outputs[i_out] = y if outputs[i_out] is None else outputs[i_out] + y
-        parts = [x_pad.new_zeros(n_chunks * size, mul_ir.dim) if out is None else out
-                 for out, mul_ir in zip(outputs, self.irreps_out)]
+        parts = [x_pad.new_zeros(n_chunks * size, out_dim) if out is None else out
+                 for out, out_dim in zip(outputs, self._out_dims)]
         return torch.cat(parts, dim=1)[slot]  # (n, irreps_out.dim)
 
 
@@ -274,8 +306,8 @@ class Convolution(nn.Module):
 
     ``sc``, ``lin1``, ``lin2`` are fully connected tensor products with the node attributes a
     (learned, no edge dependence; :class:`AttributeTensorProduct`, evaluated once per distinct a); ``tp``
-    is a "uvu" tensor product whose weights w come from a
-    radial MLP ``fc`` of the embedded edge length; z = ``num_neighbors``. The sin/cos mixing
+    is a "uvu" tensor product whose weights w come from a radial MLP ``fc`` of the embedded edge length
+    (evaluated once per distinct length when ``edge_length_index`` is given); z = ``num_neighbors``. The sin/cos mixing
     (kept from the original) only applies to output irreps the self-connection can produce;
     elsewhere the message term enters with weight 1.
 
@@ -291,8 +323,10 @@ class Convolution(nn.Module):
     Forward args (shapes): ``node_input`` (n, irreps_in.dim), ``node_attr`` (n,
     irreps_node_attr.dim), ``edge_src``, ``edge_dst`` (n_edges,) long, ``edge_attr`` (n_edges,
     irreps_edge_attr.dim), ``edge_length_embedded`` (n_edges, num_basis), optional ``node_attr_index``
-    (n,) long → (n, irreps_out.dim). With ``node_attr_index``, ``node_attr`` holds the k distinct attribute
-    rows and ``node_attr_index`` the row of each atom; without, one row per atom.
+    (n,) long and ``edge_length_index`` (n_edges,) long → (n, irreps_out.dim). With ``node_attr_index``,
+    ``node_attr`` holds the k distinct attribute rows and ``node_attr_index`` the row of each atom; without,
+    one row per atom. Likewise with ``edge_length_index``, ``edge_length_embedded`` holds one row per distinct
+    edge length and ``edge_length_index`` the row of each edge.
 
     Example::
 
@@ -366,10 +400,13 @@ class Convolution(nn.Module):
         edge_src: torch.Tensor,  # (n_edges,)
         edge_dst: torch.Tensor,  # (n_edges,)
         edge_attr: torch.Tensor,  # (n_edges, irreps_edge_attr.dim)
-        edge_length_embedded: torch.Tensor,  # (n_edges, num_basis)
-        node_attr_index: torch.Tensor | None = None,  # (n,) row of node_attr of each atom; None: k = n
+        edge_length_embedded: torch.Tensor,  # (n_lengths, num_basis): distinct lengths, or one per edge
+        node_attr_index: torch.Tensor | AttributeIndex | None = None,  # (n,) row of each atom; None: k = n
+        edge_length_index: torch.Tensor | None = None,  # (n_edges,) row of each edge; None: one row per edge
     ) -> torch.Tensor:
-        weight = self.fc(edge_length_embedded)  # (n_edges, tp.weight_numel)
+        weight = self.fc(edge_length_embedded)  # (n_lengths, tp.weight_numel)
+        if edge_length_index is not None:
+            weight = weight[edge_length_index]  # (n_edges, tp.weight_numel)
         self_connection = self.sc(node_input, node_attr, node_attr_index)  # (n, irreps_out.dim)
         x = self.lin1(node_input, node_attr, node_attr_index)  # (n, irreps_in.dim)
         messages = self.tp(x[edge_src], edge_attr, weight)  # (n_edges, irreps_mid.dim)
@@ -393,8 +430,9 @@ class GatedConvolution(nn.Module):
         self.irreps_out = gate.irreps_out
 
     def forward(self, node_input, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded,
-                node_attr_index=None) -> torch.Tensor:
-        x = self.conv(node_input, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded, node_attr_index)
+                node_attr_index=None, edge_length_index=None) -> torch.Tensor:
+        x = self.conv(node_input, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded, node_attr_index,
+                      edge_length_index)
         return self.gate(x)
 
 
@@ -474,6 +512,21 @@ class PeriodicNetwork(nn.Module):
             self.layers.append(GatedConvolution(conv, gate))
             irreps = gate.irreps_out
         self.output_conv = Convolution(irreps_in=irreps, irreps_out=self.irreps_out, **conv_kwargs)
+        remove_dead_code(self)
+
+    @staticmethod
+    def distinct_lengths(edge_length: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The distinct values of ``edge_length`` (n_edges,) and the row of each edge; ``(edge_length, None)`` when
+        gradients with respect to the lengths are asked for.
+
+        Example::
+
+            >>> PeriodicNetwork.distinct_lengths(torch.tensor([2.5, 3.0, 2.5]))
+            (tensor([2.5000, 3.0000]), tensor([0, 1, 0]))
+        """
+        if edge_length.requires_grad:
+            return edge_length, None
+        return torch.unique(edge_length, return_inverse=True)
 
     def forward(self, data, return_per_atom: bool = False, return_features: bool = False):
         """Predict the normalized DoS of every crystal in ``data``.
@@ -503,6 +556,7 @@ class PeriodicNetwork(nn.Module):
         # node attributes: one row per distinct occupancy row (an element, or a mixed site) → the tensor
         # products with them are evaluated once per row, not once per atom (AttributeTensorProduct)
         attr_rows, attr_index = torch.unique(data.node_attr, dim=0, return_inverse=True)  # (k, 118), (n,)
+        attr_index = AttributeIndex.from_index(attr_index, attr_rows.shape[0], AttributeTensorProduct.chunk_size)
         node_attr = torch.relu(self.em(attr_rows))  # (k, em_dim)
         features = [NodeFeatures("embedding", self.irreps_embedding, x)]
 
@@ -512,15 +566,19 @@ class PeriodicNetwork(nn.Module):
         edge_attr = self.spherical_harmonics(edge_vec)  # (n_edges, (lmax+1)^2)
         if self.config.smooth_cutoff:
             edge_attr = smooth_cutoff(edge_length / self.config.r_max)[:, None] * edge_attr
+        # the radial MLPs see only |r|, and a crystal's edges take few distinct lengths (symmetry: ~20 edges per
+        # length in the v1 data), so they run once per distinct length. Not when gradients with respect to the
+        # edge vectors are asked for (forces): each edge then keeps its own length.
+        edge_length, length_index = self.distinct_lengths(edge_length)  # (n_lengths,), (n_edges,) or None
         edge_length_embedded = soft_one_hot_linspace(
             edge_length, 0.0, self.config.r_max, self.config.num_basis, basis="gaussian", cutoff=False
-        ).mul(self.config.num_basis**0.5)  # (n_edges, num_basis)
+        ).mul(self.config.num_basis**0.5)  # (n_lengths, num_basis)
 
         for index, layer in enumerate(self.layers):
-            x = layer(x, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded, attr_index)
+            x = layer(x, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded, attr_index, length_index)
             features.append(NodeFeatures(f"layer {index + 1}", layer.irreps_out, x))
         x = self.output_conv(x, node_attr, edge_src, edge_dst, edge_attr, edge_length_embedded,
-                             attr_index)  # (n, out_dim)
+                             attr_index, length_index)  # (n, out_dim)
         features.append(NodeFeatures("output", self.irreps_out, x))
 
         per_atom = torch.relu(x)  # (n, out_dim)
@@ -534,6 +592,37 @@ class PeriodicNetwork(nn.Module):
         if return_features:
             outputs += (features,)
         return outputs[0] if len(outputs) == 1 else outputs
+
+
+_UNUSED_PRODUCTS = (torch.einsum, torch.functional.einsum)
+
+
+def remove_dead_code(module: nn.Module) -> int:
+    """Drop the products e3nn's generated tensor-product code computes and never uses; returns how many were dropped.
+
+    e3nn writes a tensor product as a torch.fx graph that computes, for every pair of inputs, a generic outer
+    product x1 ⊗ x2 that the specialized code of scalar paths never reads (its code generator notes "If this isn't
+    used, the dead code will get removed": TorchScript did that, e3nn's default eager mode runs them). Only
+    ``einsum`` nodes whose result has no user are removed (not ``graph.eliminate_dead_code()``, which would also
+    drop the in-place copies of e3nn's ``Extract``), so the outputs stay exactly the same.
+
+    Example::
+
+        >>> remove_dead_code(o3.FullyConnectedTensorProduct("4x0e + 2x1o", "1x0e", "3x0e"))
+        1
+    """
+    removed = 0
+    for submodule in module.modules():
+        if not isinstance(submodule, torch.fx.GraphModule):
+            continue
+        unused = [node for node in submodule.graph.nodes
+                  if node.op == "call_function" and node.target in _UNUSED_PRODUCTS and not node.users]
+        for node in reversed(unused):
+            submodule.graph.erase_node(node)
+        if unused:
+            submodule.recompile()
+            removed += len(unused)
+    return removed
 
 
 def count_parameters(model: nn.Module) -> int:
