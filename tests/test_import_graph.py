@@ -36,7 +36,7 @@ LAYERS = [
     ("train and predict", ["utils.train", "utils.predict"]),
     ("evidence", ["utils.claims", "utils.claims.stats", "utils.claims.results", "utils.claims.models",
                   "utils.claims.rotations", "utils.claims.plan", "utils.claims.report", "utils.claims.runner",
-                  "utils.claims.baselines", "utils.claims.known", "utils.claims.cli", "utils.claims.__main__",
+                  "utils.claims.baselines", "utils.claims.known", "utils.claims.search", "utils.claims.cli", "utils.claims.__main__",
                   "utils.baselines", "utils.experiments"]),   # the last two: the old names, thin re-exports
     ("package entry", ["utils"]),
 ]

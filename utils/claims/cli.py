@@ -7,6 +7,7 @@
     python -m utils.claims baselines --seeds 0 1 2 --epochs 60   # the baselines of notebook 03 §12
     python -m utils.claims baselines --restart          # discard runs made with other data/budget
     python -m utils.claims benchmark                    # the shipped network on the known-crystal benchmark
+    python -m utils.claims search                       # one hyper-parameter search, chosen by validation
 
 experiments → data/experiments/claims_<budget>.json, then a scorecard: 1 mass-weighted vs plain one-hot on held-out
 elements, 2 equivariance vs rotation augmentation, 3 learning curves, 4 cost of a prediction vs a label, 5 ensemble
@@ -15,7 +16,9 @@ baselines → data/experiments/baselines.json, then a table: mean training DoS, 
 l_max = 0, e3nn default, every network with the same budget (epochs, batch size, learning rate, AdamW, decay).
 Each run is written to the JSON file as soon as it finishes and finished runs are skipped, so an interrupted
 command continues where it stopped. benchmark → data/experiments/benchmark_known.json: the checkpoint on the
-known crystals of data/benchmark_known.json next to its random test split (utils.claims.known). A progress bar is shown unless TQDM_DISABLE=1 (set by `make`).
+known crystals of data/benchmark_known.json next to its random test split (utils.claims.known). search →
+data/experiments/search.json: variants of the shipped configuration, several seeds each, by validation MSE with the
+2σ rule (utils.claims.search). A progress bar is shown unless TQDM_DISABLE=1 (set by `make`).
 """
 from __future__ import annotations
 
@@ -24,20 +27,22 @@ import sys
 import time
 from pathlib import Path
 
+from ..checkpoint import CheckpointError
 from ..data import DataError, load_dataset
 from ..train import TrainConfig
-from ..checkpoint import CheckpointError
 from .baselines import DEFAULT_OUT, METHODS, BaselineError, format_table, run_baselines
 from .known import DEFAULT_OUT as KNOWN_OUT, cmd_benchmark
 from .plan import BUDGETS, CLAIMS, ClaimsError, estimate_seconds, plan_runs, results_path
 from .report import format_scorecard
 from .runner import RunContext, calibrate, run_claims
+from .search import DEFAULT_OUT as SEARCH_OUT, VARIANTS as SEARCH_VARIANTS, SearchError, run_search
+from .search import format_table as format_search
 
 __all__ = ["main", "parser"]
 
 
 def parser() -> argparse.ArgumentParser:
-    """The argument parser of ``python -m utils.claims`` (three sub-commands)."""
+    """The argument parser of ``python -m utils.claims`` (four sub-commands)."""
     p = argparse.ArgumentParser(prog="python -m utils.claims", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -68,6 +73,14 @@ def parser() -> argparse.ArgumentParser:
     k = sub.add_parser("benchmark", help="score a checkpoint on the known-crystal benchmark")
     k.add_argument("--checkpoint", default=None, help="checkpoint folder (default: the shipped checkpoints/default)")
     k.add_argument("--out", default=str(KNOWN_OUT))
+    h = sub.add_parser("search", help="one hyper-parameter search for the shipped network (validation only)")
+    h.add_argument("--variants", nargs="+", default=list(SEARCH_VARIANTS), choices=list(SEARCH_VARIANTS))
+    h.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    h.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    h.add_argument("--max-minutes", type=float, default=None, help="wall-time limit of each training run")
+    h.add_argument("--version", default=None, help="embedded dataset version (default: latest)")
+    h.add_argument("--out", default=str(SEARCH_OUT))
+    h.add_argument("--restart", action="store_true", help="discard an existing --out made with other settings")
     return p
 
 
@@ -80,10 +93,16 @@ def main(argv=None) -> int:
         dataset = load_dataset(args.version)
         if args.command == "baselines":
             return _baselines(dataset, args)
+        if args.command == "search":
+            results = run_search(dataset, variants=args.variants, seeds=args.seeds, out=args.out, restart=args.restart,
+                                 train_config=TrainConfig(epochs=args.epochs, max_minutes=args.max_minutes),
+                                 log=lambda s: print(s, flush=True))
+            print("\n" + format_search(results))
+            return 0
         if args.dry_run:
             return _dry_run(dataset, args)
         return _experiments(dataset, args)
-    except (BaselineError, ClaimsError, CheckpointError, DataError, ValueError, FileNotFoundError) as exc:
+    except (BaselineError, ClaimsError, SearchError, CheckpointError, DataError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

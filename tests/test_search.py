@@ -1,0 +1,64 @@
+"""utils.claims.search: one hyper-parameter search, by validation, resumable (tiny synthetic dataset)."""
+import json
+
+import numpy as np
+import pytest
+
+from test_baselines import BUDGET, TINY_MODEL, FakeDataset
+from utils.claims import search
+
+
+@pytest.fixture(scope="module")
+def variants():
+    return ["default", "narrow", "r_max_5"]
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory, variants):
+    out = tmp_path_factory.mktemp("search") / "search.json"
+    res = search.run_search(FakeDataset(), variants=variants, seeds=(0, 1), train_config=BUDGET,
+                            model_config=TINY_MODEL, out=out, log=None)
+    return out, res
+
+
+def test_every_variant_and_seed_is_trained_and_scored_on_validation(first, variants):
+    out, res = first
+    assert sorted(res["runs"]) == sorted(f"{v}/seed{s}" for v in variants for s in (0, 1))
+    narrow = res["runs"]["narrow/seed0"]
+    assert res["experiment"]["variants"]["narrow"][0] == dict(em_dim=32, mul=16)   # absolute settings
+    assert narrow["n_params"] != res["runs"]["default/seed0"]["n_params"]
+    assert np.asarray(narrow["valid_prediction"]).shape == (2, 51)            # the 2 validation crystals
+    s = res["summary"]
+    assert set(s) == set(variants) and all(s[v]["valid_mse"]["n"] == 2 for v in variants)
+    assert "ensemble" in s["default"] and s["default"]["ensemble"]["mse"] >= 0
+    assert "vs_default" in s["narrow"] and "vs_default" not in s["default"]
+    assert res["chosen"] in variants
+    assert json.loads(out.read_text())["chosen"] == res["chosen"]
+
+
+def test_a_rerun_trains_nothing_and_other_settings_are_refused(first, variants):
+    out, res = first
+    before = out.read_text()
+    again = search.run_search(FakeDataset(), variants=variants, seeds=(0, 1), train_config=BUDGET,
+                              model_config=TINY_MODEL, out=out, log=None)
+    assert again["runs"] == res["runs"] and json.loads(before)["runs"] == json.loads(out.read_text())["runs"]
+    with pytest.raises(search.SearchError, match="another experiment"):
+        search.run_search(FakeDataset(), variants=variants, seeds=(0, 1), train_config=BUDGET,
+                          model_config=TINY_MODEL.__class__(em_dim=4, mul=2, radial_neurons=8, num_basis=4),
+                          out=out, log=None)
+
+
+def test_choose_follows_the_two_sigma_rule():
+    def row(mean, std):
+        return dict(valid_mse=dict(mean=mean, std=std, n=3))
+    summary = dict(default=row(0.020, 0.001), a=row(0.015, 0.001), b=row(0.019, 0.002))
+    for name in ("a", "b"):
+        summary[name]["vs_default"] = search.verdict(summary[name]["valid_mse"], summary["default"]["valid_mse"])
+    assert search.choose(dict(summary=summary)) == "a"
+    summary["a"]["vs_default"]["outcome"] = "inconclusive"
+    assert search.choose(dict(summary=summary)) == "default"
+
+
+def test_unknown_variant_is_refused():
+    with pytest.raises(search.SearchError, match="unknown variants"):
+        search.run_search(FakeDataset(), variants=["wider"], out=None, log=None)
