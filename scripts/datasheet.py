@@ -903,15 +903,16 @@ def section_named_crystals(f: Facts) -> list[str]:
     add("### 3.9 The crystals a learner tries first\n")
     add(f"The {len(status)} classics of `utils.datagen.benchmark.NAMED` (rocksalt NaCl, MgO, LiF and KCl; fcc Al "
         "and Ni; bcc Fe; wurtzite GaN and AlN; …) are built at their experimental lattice parameters and labelled "
-        "like every other crystal. Each one is either kept or excluded for one of a closed list of reasons (at most "
-        f"{MAX_NAMED_EXCLUDED}; `tests/test_canonical_crystals.py`): "
+        "like every other crystal. They are known crystals of dataset v2, read here from the labels "
+        "(`data/labels/`), not from this version's packed file. Each one is kept, or excluded for one of a closed "
+        f"list of reasons, at most {MAX_NAMED_EXCLUDED} of the {len(status)} (`tests/test_canonical_crystals.py`): "
         + "; ".join(f"*{k}*: {v}" for k, v in EXCLUSION_REASONS.items()) + ".\n")
     rows = []
     for (formula, proto), v in status.items():
         why = EXCLUSION_REASONS.get(v["reason"], v["reason"] or "")
         lo = v.get("min_freq_cm1")
         shown = {"labelled": "stable", "not labelled": "not labelled yet"}.get(v["status"], v["status"])
-        rows.append([f"{formula} ({proto})", shown, why, "" if lo is None else _fmt(lo if abs(lo) >= 0.5 else 0.0, 0),
+        rows.append([f"{formula} ({proto})", shown, why, "" if lo is None else _fmt(lo if abs(lo) >= 0.05 else 0.0, 1),
                      "" if v.get("max_freq_cm1") is None else _fmt(v["max_freq_cm1"], 0)])
     add(_md_table(["crystal", "label (v2 rules)", "reason", "lowest mode (cm⁻¹)", "highest mode (cm⁻¹)"], rows,
                   "lllrr") + "\n")
@@ -930,8 +931,10 @@ def section_experiment(f: Facts) -> list[str]:
     add = L.append
     add("**Against experiment.** The highest phonon frequency of elemental crystals measured by inelastic neutron "
         f"scattering (Raman for diamond), as compiled by {doc['compilation']}; the original measurement of each row "
-        "is named in `data/reference/measured_phonons.csv`. The label's value is the highest frequency on its q-mesh "
-        "(the same quantity; fcc X and bcc H lie on the mesh). Data: `data/reference/labels_vs_experiment.json` "
+        "is named in `data/reference/measured_phonons.csv`. The label's value is the highest frequency on its q-mesh, "
+        "which contains Γ and the zone-boundary points where these maxima lie; only labels that pass the stability "
+        "rule are compared (bcc Fe, unstable without spin, is not). The labels are those of the known crystals of "
+        "dataset v2 (`data/labels/`). Data: `data/reference/labels_vs_experiment.json` "
         "(`python -m utils.datagen experiment`).\n")
     rows = [[f"{r['formula']} ({r['prototype']})", r["point"], _fmt(r["measured_cm1"], 0),
              _fmt(r["uncertainty_cm1"], 0), "not labelled" if r["label_cm1"] is None else _fmt(r["label_cm1"], 0),
@@ -948,7 +951,9 @@ def section_experiment(f: Facts) -> list[str]:
             + (". Not all are soft: " + ", ".join(f"{r['formula']} ({r['ratio']:.2f})" for r in stiff)
                + " come out stiffer than measured." if stiff else ".")
             + " The measurements are at 80–300 K and the labels harmonic at 0 K, which accounts for a few per cent "
-            "at most (thermal expansion softens the measured modes, so it does not explain soft labels). A model "
+            "at most (thermal expansion softens the measured modes, so it does not explain soft labels). The DFT "
+            "comparison above finds the labels close to PBE; the two reference sets differ (compounds there, "
+            "elements here), so the gap between them is not a measurement of the functional's share. A model "
             "trained on these labels learns their softness: compare its predictions with experiment through this "
             "table, not as if the labels were measured spectra.\n")
     return L

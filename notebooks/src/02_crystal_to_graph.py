@@ -503,10 +503,11 @@ plt.show()
 # **How close are the labels to experiment?** The DoS labels are computed, not measured: a
 # machine-learned interatomic potential (SevenNet, trained on PBE density-functional data) gives
 # the forces, phonopy the phonons (the datasheet, `data/README.md`, says how). The highest
-# phonon frequency is a clean test: it is measured by neutron scattering for many elements and
-# the label has it exactly (the top of its q-mesh). The table below compares the two for the
-# elemental crystals of `data/reference/measured_phonons.csv` (values from one compilation,
-# Landolt–Börnstein III/13a).
+# phonon frequency is a clean test: it is measured by neutron scattering for many elements, and
+# the label's value is the highest frequency on its q-mesh (which contains Γ and the zone-boundary
+# points where these maxima lie). The table below compares the two for the elemental crystals of
+# `data/reference/measured_phonons.csv` (values from one compilation, Landolt–Börnstein III/13a;
+# only labels that pass the stability rule are compared).
 
 # %%
 from utils.datagen.experiment import read_results
@@ -528,7 +529,8 @@ assert summary["max_ratio"] > 1
 # Most labels are **soft**: their highest frequency is 10–30 % below the measured one, the
 # known softening of universal potentials trained on PBE data; a few crystals come out
 # stiffer. (The measurements are at 80–300 K, the labels harmonic at 0 K; thermal expansion
-# would make the *measured* modes softer, so temperature does not explain it.) A network
+# would make the *measured* modes softer, so temperature does not explain the soft labels, and
+# it accounts for a few per cent at most of the stiff ones.) A network
 # trained on these labels learns them, softness included: its predictions can be no closer
 # to experiment than the labels are. Keep this in mind in notebook 03, where "error" always
 # means error against the labels.

@@ -1,15 +1,16 @@
 """Labels against experiment: the highest phonon frequency of elemental crystals, measured vs labelled.
 
-The labels are computed with a machine-learned potential (SevenNet), which inherits the softening of the PBE
-functional it was trained on: PBE overestimates lattice constants and underestimates force constants, so
-frequencies come out low. This module holds the labels against measured phonon frequencies, so the softness is a
-number the datasheet and the notebooks can state, not a guess.
+The labels are computed with a machine-learned potential (SevenNet, trained on PBE data); universal potentials are
+known to soften phonons (Deng et al., npj Comput. Mater. 11, 9, 2025), and PBE itself tends to be slightly soft.
+This module holds the labels against measured phonon frequencies, so the total softness is a number the datasheet
+and the notebooks can state, not a guess. Only labels that pass the stability rule are compared.
 
 Reference values: ``data/reference/measured_phonons.csv``, the highest phonon frequency of 12 elemental crystals
 (neutron scattering; Raman for diamond) as compiled by Schober and Dederichs, Landolt-Börnstein III/13a (1981);
 each row also names the original measurement. The labelled value is the record's ``max_freq_cm1``, the highest
-frequency on the labelling mesh (before any broadening), so the two are the same quantity up to the mesh, which
-samples X and H exactly for fcc and bcc and Γ for every lattice.
+frequency on the labelling mesh (before any broadening): the same quantity up to the mesh, which contains Γ and,
+when its divisions are even, the zone-boundary points X and L of fcc; a maximum between mesh points is missed by
+a little.
 
     ratio = ν_max(label) / ν_max(measured)      (< 1: the label is soft)
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..spectra import THZ_TO_CM1
+from .filters import dynamically_stable
 
 MEASURED = Path(__file__).resolve().parents[2] / "data" / "reference" / "measured_phonons.csv"
 #: the comparison as the datasheet and the notebooks read it (``python -m utils.datagen experiment`` writes it)
@@ -58,6 +60,8 @@ def compare_with_experiment(records, measured: list[dict] | None = None) -> list
     best: dict[tuple[str, str], dict] = {}
     for rec in records:
         if rec.get("origin") != "known" or not rec.get("ok") or rec.get("max_freq_cm1") is None:
+            continue
+        if not dynamically_stable(rec):      # an unstable label's frequencies measure no softness
             continue
         best[(rec["formula"], rec["prototype"])] = rec       # a later record of the same crystal wins
     out = []
