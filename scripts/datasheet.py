@@ -893,6 +893,63 @@ def section_maintenance(f: Facts) -> list[str]:
 # and add it to SECTIONS where it belongs in the datasheet.
 
 
+def section_v2_rules(f: Facts) -> list[str]:
+    """3.10 (dataset v2 on) known vs substituted per split, the hull energies and the stricter stability rule."""
+    ds, a, meta = f.ds, f.a, f.meta
+    v2 = meta.get("v2")
+    if not v2 or "origin" not in a:
+        return []
+    from utils.data.split import SPLIT_NAMES
+    L: list[str] = []
+    add = L.append
+    add("### 3.10 Known and substituted crystals, energies above the hull\n")
+    rules = v2.get("rules", {})
+    add("Packed with the v2 rules (`python -m utils.data pack --rules v2`): "
+        + "; ".join(f"*{k}*: {v}" for k, v in rules.items()) + ".\n")
+    origin = np.asarray(a["origin"]).astype(str)
+    codes = np.asarray(ds.split_codes)
+    rows = []
+    for code, name in enumerate(SPLIT_NAMES):
+        sel = codes == code
+        if not sel.any():
+            continue
+        k = int((origin[sel] == "known").sum())
+        rows.append([name, _fmt(int(sel.sum())), _fmt(k), _fmt(int(sel.sum()) - k), _pct(k / sel.sum(), 0)])
+    k_all = int((origin == "known").sum())
+    rows.append(["**all**", _fmt(len(origin)), _fmt(k_all), _fmt(len(origin) - k_all), _pct(k_all / len(origin), 0)])
+    add(_md_table(["split", "materials", "known", "substituted", "known share"], rows, "lrrrr") + "\n")
+    eh = np.asarray(a["e_above_hull_eV"], float)
+    qrows = []
+    for o in ("known", "substituted"):
+        x = eh[(origin == o) & np.isfinite(eh)]
+        if x.size:
+            qrows.append([o, _fmt(int(x.size))] + [f"{np.quantile(x, q):.3f}" for q in (0.5, 0.9, 1.0)])
+    add("**Energy above the convex hull** (eV/atom; the potential's energies, hull over the labelled pool and the "
+        "elemental references, pymatgen `PhaseDiagram`). Known crystals are kept whatever their E_hull (the "
+        "potential's errors put some above it); substituted candidates above the cut were dropped:\n")
+    add(_md_table(["origin", "materials", "median", "90th pct", "max"], qrows, "lrrrr") + "\n")
+    counts = {k: v for k, v in (v2.get("counts") or {}).items()}
+    if counts:
+        names = {"excluded_mode_below_-30_cm1": "a mode below −30 cm⁻¹", "excluded_above_hull": "above the hull cut",
+                 "excluded_duplicate_crystal": "second copy of a crystal",
+                 "excluded_no_energy_or_reference": "no energy or no elemental reference"}
+        add("Excluded by the v2 rules: " + ", ".join(f"{names.get(k, k)} {_fmt(v)}" for k, v in sorted(counts.items()))
+            + ".\n")
+    q = v2.get("min_freq_cm1_quantiles_of_stable") or {}
+    if q:
+        add("Lowest mode of the records that passed the v1 rule (cm⁻¹, quantiles): "
+            + ", ".join(f"{float(k):g}: {v:.1f}" for k, v in q.items()) + ".\n")
+    gs = np.asarray(a["ground_state"], bool)
+    add(f"{_fmt(int(gs.sum()))} of the {_fmt(len(gs))} materials are the lowest-energy polymorph of their composition "
+        "in the labelled pool (`ground_state`).\n")
+    b = v2.get("benchmark") or {}
+    if b:
+        add(f"**Known-crystal benchmark** (`data/{b.get('file')}`, sha256 `{str(b.get('sha256'))[:12]}…`): "
+            f"{b.get('n_packed')} of {b.get('n_members')} members packed (split `benchmark`); "
+            f"{b.get('polymorphs_moved_to_test')} other polymorphs of their compositions moved to `test`.\n")
+    return L
+
+
 def section_named_crystals(f: Facts) -> list[str]:
     """3.9 the crystals a learner tries first: labelled, or excluded for a listed reason (utils.datagen.benchmark)."""
     from utils.datagen.benchmark import EXCLUSION_REASONS, MAX_NAMED_EXCLUDED, named_status
@@ -973,6 +1030,7 @@ SECTIONS = (
     section_rare_elements,
     section_convergence,
     section_named_crystals,
+    section_v2_rules,
     section_cost,
     section_limits,
     section_dft_comparison,

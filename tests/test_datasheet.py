@@ -77,3 +77,21 @@ def test_dft_reference_fields():
         # 3N-normalized: ∫ g dω ≈ 3 × atoms in the primitive cell (trapezoid on the 2 cm⁻¹ grid)
         integral = 2.0 * (sum(dft) - 0.5 * (dft[0] + dft[-1]))
         assert abs(integral / (3 * c["dft"]["n_atoms_primitive"]) - 1) < 0.02, where
+
+
+def test_v2_section_counts_origins_per_split_and_is_absent_for_v1():
+    """§3.10 (known vs substituted per split, hull energies) for a v2-like pack; nothing for v1."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    assert datasheet.section_v2_rules(SimpleNamespace(ds=None, a={}, meta={})) == []
+    a = dict(origin=np.array(["known", "substituted", "known", "substituted", "known"]),
+             e_above_hull_eV=np.array([0.0, 0.05, 0.2, 0.0, 0.0]), ground_state=np.array([1, 0, 1, 1, 1], bool))
+    ds = SimpleNamespace(split_codes=np.array([0, 0, 1, 2, 3]))
+    meta = dict(v2=dict(rules=dict(stability="x"), counts=dict(excluded_above_hull=7),
+                        benchmark=dict(file="b.json", sha256="0" * 64, n_packed=1, n_members=2,
+                                       polymorphs_moved_to_test=0)))
+    text = "\n".join(datasheet.section_v2_rules(SimpleNamespace(ds=ds, a=a, meta=meta)))
+    assert "| train | 2 | 1 | 1 | 50 % |" in text and "| benchmark | 1 | 1 | 0 | 100 % |" in text
+    assert "| **all** | 5 | 3 | 2 | 60 % |" in text and "above the hull cut 7" in text
+    assert "| known | 3 | 0.000 | 0.160 | 0.200 |" in text and "4 of the 5 materials" in text
