@@ -1138,6 +1138,22 @@ def full_training_inprocess(inputs: dict, threads: int, device: str, epochs: int
 
 
 # ------------------------------------------------------------------------------------- subprocess + memory
+def _portable_cmd(cmd) -> list[str]:
+    """The command as it is stored in the results: `python` for this interpreter, paths inside the repository
+    relative to it, temporary folders as <tmp>/… (the results file names no machine's paths)."""
+    import tempfile
+    out = []
+    for c in map(str, cmd):
+        if c == sys.executable:
+            c = "python"
+        elif Path(c).is_absolute() and Path(c).is_relative_to(ROOT):
+            c = str(Path(c).relative_to(ROOT))
+        elif Path(c).is_absolute() and Path(c).is_relative_to(tempfile.gettempdir()):
+            c = "<tmp>/" + "/".join(Path(c).relative_to(tempfile.gettempdir()).parts[1:])
+        out.append(c)
+    return out
+
+
 def run_with_peak_rss(cmd: list, env: dict | None = None, timeout_s: float = 600, cwd: Path | None = None,
                       interval_s: float = 0.05) -> dict:
     """Run `cmd`; peak resident memory of its process tree (psutil, every `interval_s`) and of the process itself
@@ -1172,7 +1188,7 @@ def run_with_peak_rss(cmd: list, env: dict | None = None, timeout_s: float = 600
     log.seek(0)
     tail = log.read()[-3000:]
     log.close()
-    return dict(cmd=[str(c) for c in cmd], rc=rc, timed_out=timed_out, wall_s=wall,
+    return dict(cmd=_portable_cmd(cmd), rc=rc, timed_out=timed_out, wall_s=wall,
                 peak_rss_polled_bytes=peak_tree, peak_rss_kernel_bytes=maxrss,
                 peak_rss_gb=max(peak_tree, maxrss) / 1e9, output_tail=tail)
 

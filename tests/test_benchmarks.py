@@ -261,3 +261,14 @@ def test_readme_section_is_rewritten_in_place(bench, tmp_path):
     assert "old numbers" not in text and text.startswith("# T\n\n## Before\n\ntext\n\n## Performance\n")
     assert text.endswith("\n## After\n\nkept\n") and text.count("## Performance") == 1
     assert "benchmarks/results.md" in text
+
+
+def test_stored_commands_name_no_machine_paths(bench, tmp_path):
+    import re
+    import tempfile
+    cmd = [sys.executable, "-m", "utils.train", "--out", Path(tempfile.gettempdir()) / "bench_ab" / "real",
+           ROOT / "scripts" / "run_notebooks.py", "--epochs", "3"]
+    assert bench._portable_cmd(cmd) == ["python", "-m", "utils.train", "--out", "<tmp>/real",
+                                        "scripts/run_notebooks.py", "--epochs", "3"]
+    text = (ROOT / "benchmarks" / "results.json").read_text()
+    assert not re.search(r'"(/home/|/tmp/|/root/|/work/|/Users/|[A-Z]:\\\\)', text)
