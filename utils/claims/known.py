@@ -158,10 +158,12 @@ def load_benchmark_results(path: str | Path = DEFAULT_OUT) -> dict:
 
 def cmd_benchmark(args) -> int:
     """``python -m utils.claims benchmark``: score the checkpoint, write the results file, print the summary."""
-    res = evaluate_benchmark(args.checkpoint)
+    from ..checkpoint import DEFAULT_CHECKPOINT
     out = Path(args.out)
-    if out.resolve() == DEFAULT_OUT.resolve() and args.checkpoint not in (None, "checkpoints/default"):
+    other = args.checkpoint is not None and Path(args.checkpoint).resolve() != DEFAULT_CHECKPOINT.resolve()
+    if other and out.resolve() == DEFAULT_OUT.resolve():
         raise ValueError(f"{out} holds the shipped checkpoint's benchmark; give --out for another checkpoint")
+    res = evaluate_benchmark(args.checkpoint)
     atomic_write_json(res, out, indent=1)
     a, f = res["network"]["all"], res["mean_training_dos"]["all"]
     print(f"known-crystal benchmark: {a['n']} of {res['benchmark']['n_members']} members scored "
