@@ -103,7 +103,7 @@ def evaluate_benchmark(checkpoint: str | Path | None = None, labels_dir: Path | 
     dataset = load_dataset(version)
     train_idx = dataset.split("train")
     floor = np.broadcast_to(mean_dos_baseline(dataset.dos[train_idx]), target.shape)
-    train_pairs = {(dataset[int(i)].formula, dataset[int(i)].prototype) for i in train_idx}
+    train_pairs = {(m.formula, m.prototype) for m in dataset.split("train", materials=True)}
     train_formulas = {f for f, _ in train_pairs}
     rows = []
     w_net = wasserstein_cm1(FREQ_CM1, target, pred)
