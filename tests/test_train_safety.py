@@ -264,3 +264,32 @@ def test_divergence_is_a_message_not_a_traceback(tmp_path):
     for bad in ("0", "-1", "nan"):
         r = _train("--data", tmp_path / "a.json", "--out", tmp_path / "r2", "--lr", bad)
         assert r.returncode == 2 and "positive" in r.stderr
+
+
+# ---------------------------------------------------------------------------- 11. stored metrics are current
+def test_rescore_refuses_the_shipped_checkpoint_without_force():
+    if not (DEFAULT_CHECKPOINT / "model.json").exists():
+        pytest.skip("no shipped checkpoint")
+    res = _train("--rescore", DEFAULT_CHECKPOINT)
+    assert res.returncode == 2 and "shipped checkpoint" in res.stderr and "--force" in res.stderr, res.stderr
+
+
+def test_shipped_metrics_equal_a_fresh_rescore(tmp_path):
+    """model.json's metrics are what today's utils.spectra computes (e.g. C_V with the ω = 0 point): a metric
+    whose definition changed without `python -m utils.train --rescore checkpoints/default --force` fails here."""
+    if not (DEFAULT_CHECKPOINT / "model.json").exists():
+        pytest.skip("no shipped checkpoint")
+    import shutil
+
+    from utils.train import rescore_checkpoint
+    copy = tmp_path / "ck"
+    shutil.copytree(DEFAULT_CHECKPOINT, copy)
+    stored = json.loads((copy / "model.json").read_text())
+    fresh = rescore_checkpoint(copy)
+    assert (copy / "model.pt").read_bytes() == (DEFAULT_CHECKPOINT / "model.pt").read_bytes()
+    _, meta = load_checkpoint(copy)                                  # integrity record rewritten, still valid
+    assert {k: v for k, v in meta.items() if k not in ("metrics", "meta_sha256")} == \
+        {k: v for k, v in stored.items() if k not in ("metrics", "meta_sha256")}
+    for split, values in fresh.items():
+        for name, value in values.items():
+            assert stored["metrics"][split][name] == pytest.approx(value, rel=1e-4, abs=1e-6), (split, name)

@@ -3,6 +3,7 @@
     python -m utils.train                                      # a new run folder runs/<date>-<time> (`make train`)
     python -m utils.train --data my.json --out my_run          # train on your own data (format: utils.data)
     python -m utils.train --out checkpoints/default --force    # maintainers only: replace the shipped checkpoint
+    python -m utils.train --rescore runs/<run>                  # recompute a checkpoint's metrics, weights untouched
 
 Nothing is overwritten unless asked: without ``--out`` every run gets a new folder under ``runs/`` (printed);
 a folder that holds a finished run, an interrupted run (``state.pt``) or a run in progress (``.lock``) is
@@ -485,6 +486,47 @@ def fit_default(out=None, version=None, model_config: ModelConfig | None = None,
     return metrics
 
 
+def rescore_checkpoint(directory, force: bool = False) -> dict:
+    """Recompute the train/valid/test metrics stored in a checkpoint's ``model.json``; the weights are not touched.
+
+    For when a metric's definition was corrected (e.g. the ω = 0 point of C_V in ``utils.thermo``): the model is
+    evaluated again on the dataset it was trained on (same version and sha256, checked by ``load_checkpoint``),
+    ``metrics`` is replaced and ``meta_sha256`` recomputed; ``model.pt`` and everything else in ``model.json`` stay
+    as they are. The shipped ``checkpoints/default`` is rewritten only with ``force=True``.
+
+    Returns the new metrics. Raises ``TrainingError``/``CheckpointError`` naming the folder and what to do.
+    """
+    from . import data as data_mod
+    from ._io import atomic_write_json
+
+    directory = Path(directory)
+    if not (directory / "model.json").exists():
+        raise TrainingError(f"{directory} holds no finished checkpoint (no model.json) to rescore")
+    if directory.resolve() == DEFAULT_CHECKPOINT.resolve() and not force:
+        raise TrainingError(f"{directory} is the shipped checkpoint: its metrics are rewritten only with --force "
+                            "(maintainers).")
+    meta = json.loads((directory / "model.json").read_text())
+    version = (meta.get("dataset") or {}).get("version")
+    if not version:
+        raise TrainingError(f"{directory}/model.json names no embedded dataset version (a model trained on your own "
+                            "data): evaluate it with utils.spectra.dos_metrics on that data instead")
+    dataset = data_mod.load_dataset(version)
+    model, meta = load_checkpoint(directory, dataset=dataset)      # checks weights, encoding, dataset sha256
+    metrics = {}
+    for name in ("train", "valid", "test"):
+        idx = dataset.split(name)
+        if not len(idx):
+            continue
+        graphs = graphs_from_dataset(dataset, idx, r_max=model.config.r_max)
+        metrics[name] = dos_metrics(dataset.freq_cm1, np.stack([g.y[0].numpy() for g in graphs]),
+                                    predict(model, graphs))
+    meta = {k: v for k, v in meta.items() if k != "meta_sha256"}
+    meta["metrics"] = metrics
+    meta["meta_sha256"] = meta_sha256(meta)
+    atomic_write_json(meta, directory / "model.json", sort_keys=True)
+    return metrics
+
+
 def latest_run(base: str | Path | None = None) -> Path:
     """The newest run folder under ``runs/`` that holds a finished checkpoint (for ``load_checkpoint``)."""
     base = Path(base if base is not None else RUNS_DIR)
@@ -531,7 +573,18 @@ def main(argv=None) -> int:
                    help="torch threads (default 1: robust on shared machines, see benchmarks/results.md)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run in --out (same data; a finished run is not restarted)")
+    p.add_argument("--rescore", default=None, metavar="DIR",
+                   help="recompute the metrics stored in checkpoint DIR (weights untouched; the shipped "
+                        "checkpoint only with --force) and exit")
     args = p.parse_args(argv)
+    if args.rescore:
+        try:
+            metrics = rescore_checkpoint(args.rescore, force=args.force)
+        except (TrainingError, CheckpointError, DataError, GraphError, FileNotFoundError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps({k: {m: round(v, 5) for m, v in d.items()} for k, d in metrics.items()}))
+        return 0
     if args.resume and args.out is None:
         p.error("--resume needs --out: the folder of the interrupted run")
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
