@@ -40,11 +40,28 @@ def test_shipped_checkpoint_row_matches_metrics(meta):
     assert f"Test set ({t['n']} materials)" in README
 
 
+README_ROWS = {"mean_dos": "| mean training DoS |", "composition": "| composition only (MLP) |",
+               "e3nn_lmax0": "| e3nn, l_max = 0 (invariant) |", "e3nn": "| e3nn, l_max = 1 (default) |"}
+
+
 def test_baseline_rows_match_results_file():
     summary = json.loads((ROOT / "data" / "experiments" / "baselines.json").read_text())["summary"]
-    row = next(line for line in README.splitlines() if line.startswith("| mean training DoS"))
-    assert f"{summary['mean_dos']['mse']['mean']:.4f}" in row
-    assert f"{summary['mean_dos']['cv300_rel_error_pct']['mean']:.1f} %" in row
+    for method, start in README_ROWS.items():
+        row = next(line for line in README.splitlines() if line.startswith(start))
+        st = summary[method]
+        cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        spread = lambda m, f: f" ± {st[m]['std']:{f}}" if st[m]["n"] > 1 else ""  # noqa: E731
+        assert cells == [f"{st['mse']['mean']:.4f}{spread('mse', '.4f')}", f"{st['mae']['mean']:.3f}",
+                         f"{st['r2']['mean']:.2f}", f"{st['wasserstein_cm1']['mean']:.1f}{spread('wasserstein_cm1', '.1f')}",
+                         f"{st['cv300_rel_error_pct']['mean']:.1f} %"], (method, row)
+
+
+def test_lmax_verdict_numbers_match_results_file():
+    summary = json.loads((ROOT / "data" / "experiments" / "baselines.json").read_text())["summary"]
+    full, inv = summary["e3nn"]["mse"], summary["e3nn_lmax0"]["mse"]
+    gap, two_sigma = inv["mean"] - full["mean"], 2 * (full["std"] ** 2 + inv["std"] ** 2) ** 0.5
+    assert f"(ΔMSE {gap:.4f} vs 2σ {two_sigma:.4f})" in README
+    assert ("by less than twice the combined seed spread" in README) == (abs(gap) <= two_sigma)
 
 
 def test_notebooks_do_not_restate_measured_run_times():
@@ -59,3 +76,13 @@ def test_every_baseline_mse_is_in_readme():
     summary = json.loads((ROOT / "data" / "experiments" / "baselines.json").read_text())["summary"]
     for method, stats in summary.items():
         assert f"{stats['mse']['mean']:.4f}" in README, (method, stats["mse"]["mean"])
+
+
+def test_seed0_retrain_sentence_matches_results_file(meta):
+    runs = json.loads((ROOT / "data" / "experiments" / "baselines.json").read_text())["runs"]
+    seed0, shipped = runs["e3nn/seed0"]["test"]["mse"], meta["metrics"]["test"]["mse"]
+    if f"{seed0:.4f}" == f"{shipped:.4f}":      # seed 0 reproduces the checkpoint: no sentence about a difference
+        assert "ends at test MSE" not in README
+        return
+    assert f"ends at test MSE {seed0:.4f}, not\n{shipped:.4f}" in README or \
+        f"ends at test MSE {seed0:.4f}, not {shipped:.4f}" in README
