@@ -62,3 +62,15 @@ def test_choose_follows_the_two_sigma_rule():
 def test_unknown_variant_is_refused():
     with pytest.raises(search.SearchError, match="unknown variants"):
         search.run_search(FakeDataset(), variants=["wider"], out=None, log=None)
+
+
+def test_two_worker_processes_give_the_same_runs_as_one(first, tmp_path):
+    """--workers 2 trains the same seeded runs in two processes: the stored results equal the sequential ones."""
+    _, res = first
+    par = search.run_search(FakeDataset(), variants=["default", "narrow"], seeds=(0, 1), train_config=BUDGET,
+                            model_config=TINY_MODEL, out=tmp_path / "par.json", log=None, workers=2)
+    for key, run in par["runs"].items():
+        seq = res["runs"][key]
+        assert run["valid"] == seq["valid"] and run["valid_prediction"] == seq["valid_prediction"], key
+        assert run["best_epoch"] == seq["best_epoch"] and run["n_params"] == seq["n_params"]
+    assert json.loads((tmp_path / "par.json").read_text())["runs"].keys() == par["runs"].keys()

@@ -78,6 +78,8 @@ def parser() -> argparse.ArgumentParser:
     h.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     h.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     h.add_argument("--max-minutes", type=float, default=None, help="wall-time limit of each training run")
+    h.add_argument("--workers", type=int, default=1,
+                   help="runs trained at once, one process with one torch thread each (same results as 1)")
     h.add_argument("--version", default=None, help="embedded dataset version (default: latest)")
     h.add_argument("--out", default=str(SEARCH_OUT))
     h.add_argument("--restart", action="store_true", help="discard an existing --out made with other settings")
@@ -94,9 +96,11 @@ def main(argv=None) -> int:
         if args.command == "baselines":
             return _baselines(dataset, args)
         if args.command == "search":
+            if args.workers < 1:
+                raise ValueError(f"--workers must be at least 1, got {args.workers}")
             results = run_search(dataset, variants=args.variants, seeds=args.seeds, out=args.out, restart=args.restart,
                                  train_config=TrainConfig(epochs=args.epochs, max_minutes=args.max_minutes),
-                                 log=lambda s: print(s, flush=True))
+                                 log=lambda s: print(s, flush=True), workers=args.workers)
             print("\n" + format_search(results))
             return 0
         if args.dry_run:

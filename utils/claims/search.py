@@ -19,6 +19,7 @@ spread (:func:`utils.claims.stats.verdict`, the series' 2σ rule); otherwise the
 
     python -m utils.claims search                    # → data/experiments/search.json (resumable)
     python -m utils.claims search --variants default narrow --seeds 0 1 2 --epochs 60
+    python -m utils.claims search --workers 2        # two runs at once, one process and one thread each
 
 Each finished run is written at once (:class:`utils.claims.results.ResultsFile`), so an interrupted search
 continues where it stopped.
@@ -110,7 +111,7 @@ def _refresh(results: dict) -> None:
 def run_search(dataset=None, variants: Sequence[str] = tuple(VARIANTS), seeds: Sequence[int] = (0, 1, 2),
                train_config: TrainConfig | None = None, model_config: ModelConfig | None = None,
                out: str | Path | None = DEFAULT_OUT, restart: bool = False,
-               log: Callable[[str], None] | None = print) -> dict:
+               log: Callable[[str], None] | None = print, workers: int = 1) -> dict:
     """Train every (variant, seed) on the dataset's train split, score it on the valid split, write and return
     the results (``runs``, ``summary``, ``chosen``). Runs already stored in ``out`` are skipped.
 
@@ -122,6 +123,9 @@ def run_search(dataset=None, variants: Sequence[str] = tuple(VARIANTS), seeds: S
             model's ``TrainConfig()``. A variant's changes (e.g. weight decay) are applied on top.
         model_config: the base architecture (default ``ModelConfig()``, the shipped one).
         out: results JSON (``None``: memory only); restart: discard a stored search of other settings.
+        workers: runs trained at once, each in its own process with ``train_config.threads`` torch threads
+            (default 1). The runs are independent and each is seeded, so the results equal those of
+            ``workers=1``; only the order in which they finish differs.
     """
     from ..data import load_dataset
 
@@ -146,33 +150,68 @@ def run_search(dataset=None, variants: Sequence[str] = tuple(VARIANTS), seeds: S
                         restart=restart, error=SearchError, before_write=_refresh, what="search results",
                         command=COMMAND)
     planned = {f"{v}/seed{int(s)}": (v, int(s)) for v in variants for s in seeds}
-    graphs_by_rmax: dict[float, tuple] = {}
-    for key in store.todo(planned):
-        name, seed = planned[key]
-        model_changes, train_changes = VARIANTS[name]
-        mcfg = dataclasses.replace(model_config, **model_changes)
-        if mcfg.r_max not in graphs_by_rmax:      # graphs depend on the cutoff only
-            graphs_by_rmax[mcfg.r_max] = split_graphs(dataset, mcfg, idx)
-        graphs, fitted = graphs_by_rmax[mcfg.r_max]    # fitted: z of the training graphs and out_dim only
-        fitted = dataclasses.replace(mcfg, num_neighbors=fitted.num_neighbors, out_dim=fitted.out_dim)
-        tcfg = dataclasses.replace(train_config, seed=seed, **train_changes)
-        torch.manual_seed(seed)
-        model = PeriodicNetwork(fitted)
-        t0 = time.perf_counter()
-        history = train(model, graphs["train"], graphs["valid"], tcfg)
-        wall_s = time.perf_counter() - t0
-        pred = predict(model, graphs["valid"])
-        m = dos_metrics(freq, target, pred)
-        best = int(history["best_epoch"])
-        store.record(key, dict(variant=name, seed=seed, valid=dict(mse=m["mse"], wasserstein_cm1=m["wasserstein_cm1"]),
-                               best_epoch=best, epochs_run=len(history["epoch"]),
-                               train_loss_at_best=float(history["train_loss"][best]),
-                               n_params=count_parameters(model), wall_s=wall_s, valid_prediction=rounded(pred, 5)))
+    todo = [(key, *planned[key]) for key in store.todo(planned)]
+
+    def record(key: str, run: dict) -> None:
+        store.record(key, run)
         if log:
-            log(f"{key:<32} valid MSE {m['mse']:.4f}  W₁ {m['wasserstein_cm1']:.1f} cm⁻¹  best epoch {best + 1} of "
-                f"{len(history['epoch'])}  ({wall_s:.0f} s)")
+            log(f"{key:<32} valid MSE {run['valid']['mse']:.4f}  W₁ {run['valid']['wasserstein_cm1']:.1f} cm⁻¹  "
+                f"best epoch {run['best_epoch'] + 1} of {run['epochs_run']}  ({run['wall_s']:.0f} s)")
+
+    if workers <= 1 or len(todo) <= 1:
+        _init_worker(dataset, idx, freq, target)
+        for key, name, seed in todo:
+            record(key, _train_one(name, seed, train_config, model_config))
+    else:
+        import concurrent.futures as cf
+        import multiprocessing as mp
+        with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=mp.get_context("spawn"),
+                                    initializer=_init_worker, initargs=(dataset, idx, freq, target)) as pool:
+            futures = {pool.submit(_train_one, name, seed, train_config, model_config): key for key, name, seed in todo}
+            failed = []
+            for future in cf.as_completed(futures):      # each finished run is stored at once (resumable)
+                try:
+                    record(futures[future], future.result())
+                except Exception as exc:                 # keep the other runs; report every failure at the end
+                    failed.append(f"{futures[future]}: {exc}")
+        if failed:
+            raise SearchError(f"{len(failed)} run(s) failed (the others are stored; rerun to retry): "
+                              + "; ".join(failed))
     store.write()
     return store.results
+
+
+# ------------------------------------------------------------------------------------ one run (in any process)
+_WORKER: dict = {}
+
+
+def _init_worker(dataset, idx, freq, target) -> None:
+    """Hold the data of one search in this process (the parent, or each worker process of ``workers > 1``)."""
+    _WORKER.clear()
+    _WORKER.update(dataset=dataset, idx=idx, freq=freq, target=target, graphs={})
+
+
+def _train_one(name: str, seed: int, train_config: TrainConfig, model_config: ModelConfig) -> dict:
+    """Train variant `name` with `seed` on the held data; its record (validation metrics and predictions)."""
+    dataset, idx, freq, target = (_WORKER[k] for k in ("dataset", "idx", "freq", "target"))
+    model_changes, train_changes = VARIANTS[name]
+    mcfg = dataclasses.replace(model_config, **model_changes)
+    if mcfg.r_max not in _WORKER["graphs"]:          # graphs depend on the cutoff only
+        _WORKER["graphs"][mcfg.r_max] = split_graphs(dataset, mcfg, idx)
+    graphs, fitted = _WORKER["graphs"][mcfg.r_max]   # fitted: z of the training graphs and out_dim only
+    fitted = dataclasses.replace(mcfg, num_neighbors=fitted.num_neighbors, out_dim=fitted.out_dim)
+    tcfg = dataclasses.replace(train_config, seed=seed, **train_changes)
+    torch.manual_seed(seed)
+    model = PeriodicNetwork(fitted)
+    t0 = time.perf_counter()
+    history = train(model, graphs["train"], graphs["valid"], tcfg)
+    wall_s = time.perf_counter() - t0
+    pred = predict(model, graphs["valid"])
+    m = dos_metrics(freq, target, pred)
+    best = int(history["best_epoch"])
+    return dict(variant=name, seed=seed, valid=dict(mse=m["mse"], wasserstein_cm1=m["wasserstein_cm1"]),
+                best_epoch=best, epochs_run=len(history["epoch"]), train_loss_at_best=float(history["train_loss"][best]),
+                n_params=count_parameters(model), wall_s=wall_s, valid_prediction=rounded(pred, 5))
 
 
 def format_table(results: dict) -> str:
