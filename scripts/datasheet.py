@@ -193,13 +193,11 @@ def figure_dft(ref: dict, path: Path) -> None:
     _savefig(fig, path)
 
 
-def _candidate_pool() -> dict | None:
-    """Size of the candidate pool by family (ionic substitution vs explicit metallic lists); None on failure."""
+def _candidate_pool(version: str) -> dict | None:
+    """Size of a version's candidate pool by family (ionic substitution vs explicit metallic lists); None on failure."""
     try:
-        import inspect
-
         from utils.datagen import prototypes as P
-        thr = inspect.signature(P.raw_candidates).parameters["threshold"].default
+        thr = P.THRESHOLD_BY_VERSION.get(version, P.THRESHOLD)
         raw = P.raw_candidates(thr)
         n_ionic = sum(1 for c in raw if any(s[-1] in "+-" for s in c["mapping"].values()))
         return dict(threshold=thr, n=len(raw), ionic=n_ionic, metallic=len(raw) - n_ionic)
@@ -240,7 +238,7 @@ def gather(data_dir: Path | None = None, reference: Path = REFERENCE_JSON, candi
     counts = meta.get("counts") or {}
     versions_json = json.loads((data_dir / D.VERSIONS_FILE).read_text())
     ref = json.loads(reference.read_text()) if reference.exists() else None
-    pool = _candidate_pool() if candidates else None
+    pool = _candidate_pool(ds.version) if candidates else None
 
     # ---------------------------------------------------------------------------------- numbers
     n = len(ds)
@@ -428,7 +426,7 @@ def section_structures(f: Facts) -> list[str]:
         "nitrides (AlB₂, WC, rocksalt), and ionic compounds whose elements the substitution model misses "
         "(Be chalcogenides, BN, SiC).")
     if pool:
-        add(f"\nWith the default threshold ({pool['threshold']:g}) the pool holds {_fmt(pool['n'])} candidates "
+        add(f"\nWith this version's threshold ({pool['threshold']:g}) the pool holds {_fmt(pool['n'])} candidates "
             f"({_fmt(pool['ionic'])} ionic, {_fmt(pool['metallic'])} explicit). The first part of the labelling "
             f"ran in coverage order (`order_for_coverage`: spread over elements and prototypes first), the rest "
             f"by expected yield (`--order yield`: stable materials per second measured per prototype, likeliest "

@@ -171,3 +171,14 @@ def test_prebuilt_tasks_label_without_pymatgen(tmp_path):
     assert len(done_ids(tmp_path / "cut")) == 1
     recs = {r["id"]: r for r in iter_records(tmp_path / "out")}
     assert recs["fcc-Al"]["formula"] == "Al" and recs["fcc-Al"]["provenance"]["device"] == "cpu"
+
+
+def test_every_packed_version_names_its_candidate_threshold():
+    """The datasheet states each version's pool from THRESHOLD_BY_VERSION; a later version's threshold is never
+    higher, so its pool holds every earlier candidate (the pool grows as the threshold falls)."""
+    from utils.data import DATA_DIR, VERSIONS_FILE
+    from utils.datagen.prototypes import THRESHOLD, THRESHOLD_BY_VERSION
+    packed = json.loads((DATA_DIR / VERSIONS_FILE).read_text())
+    assert set(packed) - {"format_version"} <= set(THRESHOLD_BY_VERSION), packed.keys()
+    ordered = [THRESHOLD_BY_VERSION[v] for v in sorted(THRESHOLD_BY_VERSION, key=lambda v: int(v[1:]))]
+    assert ordered == sorted(ordered, reverse=True) and THRESHOLD == ordered[-1]

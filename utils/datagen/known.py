@@ -172,15 +172,16 @@ def known_candidates() -> tuple:
     return tuple(out)
 
 
-def candidate_list(limit: int | None = None, threshold: float = 2e-4, known: bool = True) -> list[dict]:
+def candidate_list(limit: int | None = None, threshold: float | None = None, known: bool = True) -> list[dict]:
     """Ordered candidates: known crystals first (:func:`known_candidates`, built at their experimental volume,
     ``origin = "known"``), then substituted ones (``origin = "substituted"``: id, prototype, mapping role → species;
     build with `build_candidate`; the labeller scans the potential's energy–volume curve before relaxing them).
 
     Substituted structures are built lazily (by the labelling workers), since the volume prediction costs ~0.5 s each.
     """
-    from .prototypes import candidate_id, order_for_coverage, raw_candidates
+    from .prototypes import THRESHOLD, candidate_id, order_for_coverage, raw_candidates
 
+    threshold = THRESHOLD if threshold is None else threshold      # None: the pool of the version being labelled
     out = [dict(c) for c in known_candidates()] if known else []
     out += [dict(id=candidate_id(c["prototype"], c["mapping"]), prototype=c["prototype"], mapping=c["mapping"],
                  score=c["score"], origin="substituted") for c in order_for_coverage(raw_candidates(threshold))]
