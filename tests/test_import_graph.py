@@ -34,7 +34,7 @@ LAYERS = [
     # `python -m utils.data pack` forwards to the packer, so the dataset's command line sits above it
     ("dataset command line", ["utils.data.cli", "utils.data.__main__"]),
     ("train and predict", ["utils.train", "utils.predict"]),
-    ("evidence", ["utils.claims", "utils.claims.stats", "utils.claims.results", "utils.claims.models",
+    ("evidence", ["utils.claims", "utils.claims.stats", "utils.claims.results", "utils.claims.pool", "utils.claims.models",
                   "utils.claims.rotations", "utils.claims.plan", "utils.claims.report", "utils.claims.runner",
                   "utils.claims.baselines", "utils.claims.known", "utils.claims.search", "utils.claims.cli", "utils.claims.__main__",
                   "utils.baselines", "utils.experiments"]),   # the last two: the old names, thin re-exports

@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import platform
@@ -32,6 +33,7 @@ from ..train import graphs_from_dataset, predict, split_graphs, train
 from .models import CompositionMLP, NonEquivariantNetwork
 from .plan import (CLAIMS, FORMAT_VERSION, MODELS, Budget, ClaimsError, RunSpec, choose_holdout_groups, get_budget,
                    plan_runs, results_path)
+from .pool import map_unordered
 from .report import summarize
 from .results import ResultsFile, read_results, rounded
 from .rotations import RandomRotation, rotated_predictions
@@ -185,17 +187,9 @@ def _execute_in_worker(spec: "RunSpec", threads: int | None) -> dict:
 def _execute_all(ctx: "RunContext", todo: list, threads: int | None, workers: int, ctx_args: tuple):
     """Yield (spec, record) as runs finish: in this process, or in `workers` spawned processes (each rebuilds
     the same context: graphs, splits and hold-out groups are deterministic)."""
-    if workers <= 1 or len(todo) <= 1:
-        for spec in todo:
-            yield spec, _execute(ctx, spec, threads)
-        return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_claims_worker,
-                             initargs=(ctx_args,)) as pool:
-        futures = {pool.submit(_execute_in_worker, spec, threads): spec for spec in todo}
-        for fut in as_completed(futures):
-            yield futures[fut], fut.result()
+    return map_unordered(lambda spec: _execute(ctx, spec, threads), todo, workers,
+                         remote=functools.partial(_execute_in_worker, threads=threads),
+                         initializer=_init_claims_worker, initargs=(ctx_args,), error=ClaimsError)
 
 
 def _execute(ctx: RunContext, spec: RunSpec, threads: int | None) -> dict:

@@ -37,6 +37,7 @@ import torch
 from ..model import ModelConfig, PeriodicNetwork, count_parameters
 from ..spectra import dos_metrics
 from ..train import TrainConfig, predict, split_graphs, train
+from .pool import map_unordered
 from .results import ResultsFile, rounded
 from .stats import mean_std, verdict
 
@@ -159,24 +160,11 @@ def run_search(dataset=None, variants: Sequence[str] = tuple(VARIANTS), seeds: S
                 f"best epoch {run['best_epoch'] + 1} of {run['epochs_run']}  ({run['wall_s']:.0f} s)")
 
     if workers <= 1 or len(todo) <= 1:
-        _init_worker(dataset, idx, freq, target)
-        for key, name, seed in todo:
-            record(key, _train_one(name, seed, train_config, model_config))
-    else:
-        import concurrent.futures as cf
-        import multiprocessing as mp
-        with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=mp.get_context("spawn"),
-                                    initializer=_init_worker, initargs=(dataset, idx, freq, target)) as pool:
-            futures = {pool.submit(_train_one, name, seed, train_config, model_config): key for key, name, seed in todo}
-            failed = []
-            for future in cf.as_completed(futures):      # each finished run is stored at once (resumable)
-                try:
-                    record(futures[future], future.result())
-                except Exception as exc:                 # keep the other runs; report every failure at the end
-                    failed.append(f"{futures[future]}: {exc}")
-        if failed:
-            raise SearchError(f"{len(failed)} run(s) failed (the others are stored; rerun to retry): "
-                              + "; ".join(failed))
+        _init_worker(dataset, idx, freq, target)        # the runs train in this process
+    jobs = [(key, name, seed, train_config, model_config) for key, name, seed in todo]
+    for job, run in map_unordered(_train_job, jobs, workers, remote=_train_job, initializer=_init_worker,
+                                  initargs=(dataset, idx, freq, target), error=SearchError):
+        record(job[0], run)
     store.write()
     return store.results
 
@@ -189,6 +177,12 @@ def _init_worker(dataset, idx, freq, target) -> None:
     """Hold the data of one search in this process (the parent, or each worker process of ``workers > 1``)."""
     _WORKER.clear()
     _WORKER.update(dataset=dataset, idx=idx, freq=freq, target=target, graphs={})
+
+
+def _train_job(job: tuple) -> dict:
+    """One planned run, ``(key, variant, seed, train_config, model_config)``, in the process that holds the data."""
+    _, name, seed, train_config, model_config = job
+    return _train_one(name, seed, train_config, model_config)
 
 
 def _train_one(name: str, seed: int, train_config: TrainConfig, model_config: ModelConfig) -> dict:
