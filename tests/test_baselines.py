@@ -221,3 +221,13 @@ def test_old_module_re_exports_the_baselines():
         assert getattr(utils.baselines, name) is getattr(baselines, name, None) or name in (
             "CompositionConfig", "CompositionMLP", "mean_dos_baseline")
     assert utils.baselines.CompositionMLP is CompositionMLP
+
+
+def test_two_worker_processes_give_the_same_runs_as_one(first_run, dataset, tmp_path):
+    """workers=2 trains the same seeded runs in spawned processes: the stored test metrics equal the serial ones."""
+    _, serial = first_run
+    par = run(dataset, tmp_path / "par.json", workers=2)
+    assert set(par["runs"]) == set(serial["runs"])
+    for key, r in par["runs"].items():
+        assert r["test"] == serial["runs"][key]["test"], key
+        assert (r["best_epoch"], r["n_params"]) == (serial["runs"][key]["best_epoch"], serial["runs"][key]["n_params"])

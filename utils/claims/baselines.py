@@ -40,6 +40,7 @@ from ..model import ModelConfig, PeriodicNetwork, count_parameters
 from ..spectra import dos_metrics
 from ..train import TrainConfig, predict, split_graphs, train
 from .models import CompositionConfig, CompositionMLP, mean_dos_baseline
+from .pool import map_unordered
 from .results import ResultsFile, read_results
 
 __all__ = [
@@ -138,7 +139,7 @@ def _train_network(method: str, seed: int, graphs: dict, train_config: TrainConf
 def run_baselines(dataset=None, seeds: Sequence[int] = (0, 1, 2), train_config: TrainConfig | None = None,
                   model_config: ModelConfig | None = None, composition_config: CompositionConfig | None = None,
                   out: str | Path | None = DEFAULT_OUT, methods: Sequence[str] = tuple(METHODS),
-                  restart: bool = False, log: Callable[[str], None] | None = print) -> dict:
+                  restart: bool = False, log: Callable[[str], None] | None = print, workers: int = 1) -> dict:
     """Train and evaluate every (method, seed) on the dataset's split; write and return the results.
 
     Args:
@@ -157,6 +158,8 @@ def run_baselines(dataset=None, seeds: Sequence[int] = (0, 1, 2), train_config: 
         restart: discard an existing ``out`` that was made with other data, budget or hyper-parameters
             (otherwise that raises :class:`BaselineError`).
         log: called with one line per finished run (``None``: silent).
+        workers: runs trained at once, each in a spawned process (:func:`utils.claims.pool.map_unordered`);
+            the seeded results equal those of ``workers=1``.
 
     Returns:
         dict with ``format_version``, ``experiment`` (dataset version/sha256/split sizes, training budget,
@@ -207,17 +210,36 @@ def run_baselines(dataset=None, seeds: Sequence[int] = (0, 1, 2), train_config: 
                                 epochs_run=0, best_epoch=None, n_params=0, wall_s=time.perf_counter() - t0))
     planned = {f"{m}/seed{int(seed)}": (m, int(seed)) for seed in seeds for m in METHODS
                if m in methods and m != "mean_dos"}
-    for key in store.todo(planned):
-        method, seed = planned[key]
-        t0 = time.perf_counter()
-        model, history = _train_network(method, seed, graphs, train_config, model_config, composition_config)
-        wall_s = time.perf_counter() - t0
-        record(key, dict(method=method, seed=seed,
-                         test=dos_metrics(freq, target["test"], predict(model, graphs["test"])),
-                         valid_mse=float(min(history["valid_loss"])), epochs_run=len(history["epoch"]),
-                         best_epoch=int(history["best_epoch"]), n_params=count_parameters(model),
-                         wall_s=wall_s))
+    jobs = [(key, *planned[key], train_config, model_config, composition_config) for key in store.todo(planned)]
+    local = lambda job: _run_job(job, graphs, freq, target["test"])  # noqa: E731
+    for job, run in map_unordered(local, jobs, workers, remote=_run_job_in_worker, initializer=_init_worker,
+                                  initargs=(dataset, model_config, idx, freq), error=BaselineError):
+        record(job[0], run)
     return results
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(dataset, model_config: ModelConfig, idx: dict, freq) -> None:
+    """A worker process of ``workers > 1``: build the same graphs as the parent (deterministic)."""
+    graphs, _ = split_graphs(dataset, model_config, idx)
+    _WORKER.update(graphs=graphs, freq=freq, target=np.stack([g.y[0].numpy() for g in graphs["test"]]))
+
+
+def _run_job_in_worker(job: tuple) -> dict:
+    return _run_job(job, _WORKER["graphs"], _WORKER["freq"], _WORKER["target"])
+
+
+def _run_job(job: tuple, graphs: dict, freq, test_target) -> dict:
+    """Train one ``(key, method, seed, train_config, model_config, composition_config)`` and score it on test."""
+    _, method, seed, train_config, model_config, composition_config = job
+    t0 = time.perf_counter()
+    model, history = _train_network(method, seed, graphs, train_config, model_config, composition_config)
+    wall_s = time.perf_counter() - t0
+    return dict(method=method, seed=seed, test=dos_metrics(freq, test_target, predict(model, graphs["test"])),
+                valid_mse=float(min(history["valid_loss"])), epochs_run=len(history["epoch"]),
+                best_epoch=int(history["best_epoch"]), n_params=count_parameters(model), wall_s=wall_s)
 
 
 def _refresh_summary(results: dict) -> None:

@@ -65,7 +65,10 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     b.add_argument("--lr", type=float, default=TrainConfig.lr)
     b.add_argument("--max-minutes", type=float, default=None, help="wall-time limit of each training run")
-    b.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    b.add_argument("--threads", type=int, default=None,
+                   help="torch threads per run (default: torch's choice; 1 with --workers > 1)")
+    b.add_argument("--workers", type=int, default=1,
+                   help="runs trained at once, one process each (same seeded results as 1)")
     b.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     b.add_argument("--version", default=None, help="embedded dataset version (default: latest)")
     b.add_argument("--out", default=str(DEFAULT_OUT))
@@ -112,10 +115,13 @@ def main(argv=None) -> int:
 
 
 def _baselines(dataset, args) -> int:
+    if args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers}")
+    threads = args.threads if args.threads or args.workers == 1 else 1     # no oversubscription of the cores
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, max_minutes=args.max_minutes,
-                      threads=args.threads)
+                      threads=threads)
     results = run_baselines(dataset, seeds=args.seeds, train_config=cfg, out=args.out, methods=args.methods,
-                            restart=args.restart, log=lambda s: print(s, flush=True))
+                            restart=args.restart, log=lambda s: print(s, flush=True), workers=args.workers)
     ds = results["experiment"]["dataset"]
     print(f"\ndataset {ds['version']} ({ds['n']} materials, split {ds['split_sizes']}); "
           f"{results['experiment']['train_config']['epochs']} epochs; test metrics, mean ± std over seeds "
