@@ -13,7 +13,7 @@ export TQDM_DISABLE := 1
 export PYTHONWARNINGS := ignore
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: help venv tutorial test test-fast test-unit notebooks lab train train-default bench book slides experiments labels data-summary clean
+.PHONY: help venv tutorial test test-fast test-unit notebooks lab train train-default bench book slides experiments baselines search labels data-summary clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -62,6 +62,12 @@ data-summary: $(STAMP) ## one JSON line describing the embedded dataset
 
 experiments: $(STAMP) ## test the slides' claims (notebook 07) → data/experiments/claims_full.json (≈ 45 min; BUDGET=tiny: minutes)
 	$(BIN)/python -m utils.claims experiments --budget $(or $(BUDGET),full) --workers 2
+
+baselines: $(STAMP) ## (maintainers) the README table's baselines, 3 seeds each → data/experiments/baselines.json (resumable)
+	$(BIN)/python -m utils.claims baselines --version $(or $(VERSION),v1) --workers 2
+
+search: $(STAMP) ## (maintainers) the hyper-parameter search, by validation → data/experiments/search.json (resumable)
+	$(BIN)/python -m utils.claims search --version $(or $(VERSION),v1) --workers 2
 
 bench: $(STAMP) ## benchmarks/ → benchmarks/results.md and results.json
 	$(BIN)/python benchmarks/run.py
