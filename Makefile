@@ -54,13 +54,13 @@ train: $(STAMP) ## train the default model on the embedded data into a new folde
 train-default: $(STAMP) ## (maintainers) retrain and REPLACE the shipped checkpoints/default (--force)
 	$(BIN)/python -m utils.train --out checkpoints/default --force
 
-labels: ## (optional, hours) label more materials with SevenNet + phonopy: needs `pip install -e .[datagen]`
+labels: ## (optional, hours) label more materials with SevenNet + phonopy: needs .venv/bin/python -m pip install -e ".[datagen]"
 	$(BIN)/python -m utils.datagen label --calculator 7net-l3i5 --workers 2 --order yield $(LABEL_ARGS)
 
 data-summary: $(STAMP) ## one JSON line describing the embedded dataset
 	$(BIN)/python -m utils.data --summary
 
-experiments: $(STAMP) ## test the slides' claims (notebook 07) → data/experiments/claims_full.json (≈ 45 min; BUDGET=tiny: minutes)
+experiments: $(STAMP) ## test the slides' claims (notebook 07) → data/experiments/claims_full.json (README: measured time; BUDGET=tiny: minutes)
 	$(BIN)/python -m utils.claims experiments --budget $(or $(BUDGET),full) --workers 2
 
 baselines: $(STAMP) ## (maintainers) the README table's baselines, 3 seeds each → data/experiments/baselines.json (resumable)

@@ -20,8 +20,9 @@
 #   numbers relate to the published ones.
 #
 # **Time**: runs in about 1 min on 2 CPU cores (FAST and full alike: both load the shipped
-# checkpoint; `TRAIN=1` retrains it, which takes several minutes — the time the shipped checkpoint
-# took is printed below); reading time about 45 min.
+# checkpoint; `TRAIN=1` trains a new model into a new folder `runs/<date>-<time>` and uses it for
+# the rest of this notebook, which takes several minutes — the time the shipped checkpoint took is
+# printed below; the shipped checkpoint itself is never replaced); reading time about 45 min.
 
 # %% tags=["nbval-ignore-output"]
 # %matplotlib inline
@@ -47,11 +48,11 @@ from utils.model import Convolution, ModelConfig, count_parameters, smooth_cutof
 from utils.plot import PALETTE, network_stages, parity_plot, plot_network_diagram, quartile_grid, save_figure
 from utils.spectra import mean_frequency
 from utils.thermo import heat_capacity
-from utils.train import dos_metrics, graphs_from_dataset, load_checkpoint, predict
+from utils.train import DEFAULT_CHECKPOINT, dos_metrics, graphs_from_dataset, load_checkpoint, predict
 
 warnings.filterwarnings("ignore")
 info = utils.setup(seed=0)
-FAST, TRAIN = info["fast"], info["train"]  # FAST changes nothing printed here; TRAIN=1 retrains the checkpoint
+FAST, TRAIN = info["fast"], info["train"]  # FAST changes nothing printed here; TRAIN=1 trains a new model (runs/)
 
 # %% [markdown]
 # ## 1. The task and the plan
@@ -510,13 +511,16 @@ assert torch.allclose(out_p, out_s, atol=1e-5) and torch.allclose(out_p, out_r, 
 #
 # with AdamW (learning rate η, weight decay λ) and an exponential decay η_t = η γ^t per epoch t;
 # the weights of the best validation loss are kept. `utils.train.fit_default` does all of it
-# (`make train`); here we load its result.
+# (`make train`, into a new folder under `runs/`); here we load the shipped checkpoint that it wrote
+# once, or, with `TRAIN=1`, the model this notebook has just trained.
 
 # %%
-if TRAIN:                                                        # TRAIN=1: retrain (several minutes)
-    from utils.train import fit_default
-    fit_default()
-model, meta = load_checkpoint(dataset=dataset)                  # checks hashes, encoding and data version
+checkpoint = DEFAULT_CHECKPOINT                                  # the shipped model
+if TRAIN:                                                        # TRAIN=1: train anew (several minutes)
+    from utils.train import fit_default, new_run_dir
+    checkpoint = new_run_dir()                                   # runs/<date>-<time>; the shipped one stays
+    fit_default(checkpoint)
+model, meta = load_checkpoint(checkpoint, dataset=dataset)       # checks hashes, encoding and data version
 history, train_cfg = meta["history"], meta["train_config"]
 print(f"the loaded checkpoint took {history['seconds'][-1]:.0f} s to train (its own machine; README: Timings)")
 print(f"checkpoint trained on dataset {meta['dataset']['version']} {meta['dataset']['split_sizes']}")
@@ -610,8 +614,8 @@ assert train_loss[-1] < valid_loss[-1]
 #   with the training-set size.
 #
 # The values of these knobs are *hyper-parameters*: choose them on the validation split, never on
-# the test split. Whichever values the shipped checkpoint used are printed above from its own
-# `train_config`; rerun this section after retraining and the numbers follow.
+# the test split. Whichever values the loaded checkpoint used are printed above from its own
+# `train_config`; with `TRAIN=1` every number of this notebook comes from the newly trained model.
 
 # %% [markdown]
 # ## 11. Test-set evaluation
@@ -692,7 +696,7 @@ assert abs(bench["test_split"]["mse"] - metrics["mse"]) < 1e-5   # the same netw
 rows = [("random test split", bench["test_split"]),
         ("benchmark: all scored", bench["network"]["all"]),
         ("  composition not in training", bench["network"]["composition_not_in_train"]),
-        ("  the 20 classics (scored ones)", bench["network"]["named"]),
+        ("  the named classics (scored ones)", bench["network"]["named"]),
         ("benchmark: mean training DoS", bench["mean_training_dos"]["all"])]
 print(f"{'':<34}{'n':>5}{'median W₁ (cm⁻¹)':>19}{'mean MSE':>11}")
 for name, r in rows:
@@ -713,9 +717,9 @@ assert n_seen > len(bench["rows"]) / 3
 assert all(r["composition_in_train"] and not r["same_type_in_train"] for r in hard)
 
 # %% [markdown]
-# Read the rows from the third on: the second flatters the network, because many of the scored
-# compositions are in v1's training split (the count is printed above). On compositions it
-# has not seen, the network's errors are larger than on the random test split — the gap the
+# Compare the third and fourth rows with the first. The second flatters the network, because many
+# of the scored compositions are in v1's training split (the count is printed above). On
+# compositions it has not seen, the network's errors are larger than on the random test split — the gap the
 # dataset's known crystals (v2) are built to close — and still far below the mean training DoS.
 # The classics are harder than the average member: MgO, LiF, GaN and AlN are in v1's training
 # split only in other, mostly hypothetical structures (MgO as zincblende, GaN as rocksalt …), whose
@@ -843,8 +847,9 @@ for row, values in [*PUBLISHED.items(), (f"this series ({dataset.version}, n_tes
 # - **Different labels.** Theirs are DFPT phonon DoS (Petretto et al.); ours come from a universal
 #   machine-learned interatomic potential + phonopy (`utils.datagen`; labeller shown below). Smoother
 #   or systematically shifted labels change every metric — and ours are shifted: against measured
-#   highest frequencies of elemental crystals they are soft on the whole (notebook 02 §6,
-#   datasheet §6), so an error against the labels is not an error against experiment.
+#   highest frequencies of elemental crystals they are soft on the whole (notebook 02 §6; the
+#   datasheet `data/README.md`, §6), so an error against the labels is not an
+#   error against experiment.
 # - **Different materials and split.** Their ≈1,500 Materials Project crystals and random split vs
 #   our embedded set and element-balanced split; the test sets differ in size and difficulty (a
 #   test set of one to two hundred crystals still has a sizeable sampling error).

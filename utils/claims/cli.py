@@ -1,6 +1,6 @@
 """Command line of the evidence: ``python -m utils.claims baselines|experiments …`` (``make experiments``).
 
-    python -m utils.claims experiments                  # the five claims of notebook 07, full budget (≈ 45 min)
+    python -m utils.claims experiments                  # the five claims of notebook 07, full budget (README: measured time)
     python -m utils.claims experiments --budget tiny    # minutes: a smoke test / what FAST re-runs use
     python -m utils.claims experiments --only 2 5       # some experiments only (runs they share are reused)
     python -m utils.claims experiments --dry-run        # the plan and an estimate of its wall time, nothing trained
@@ -48,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     e = sub.add_parser("experiments", help="put the claims of notebook 07 to the test")
     e.add_argument("--budget", choices=list(BUDGETS), default="full",
-                   help="tiny: minutes; full: ≈ 45 min with --workers 2 (default budget)")
+                   help="tiny: minutes; full: tens of minutes with --workers 2 (default budget; README: measured time)")
     e.add_argument("--only", type=int, nargs="+", choices=sorted(CLAIMS), default=None, metavar="N",
                    help="run only these experiments (1-5)")
     e.add_argument("--out", default=None, help="results JSON (default data/experiments/claims_<budget>.json)")
