@@ -159,8 +159,7 @@ def run_search(dataset=None, variants: Sequence[str] = tuple(VARIANTS), seeds: S
             log(f"{key:<32} valid MSE {run['valid']['mse']:.4f}  W₁ {run['valid']['wasserstein_cm1']:.1f} cm⁻¹  "
                 f"best epoch {run['best_epoch'] + 1} of {run['epochs_run']}  ({run['wall_s']:.0f} s)")
 
-    if workers <= 1 or len(todo) <= 1:
-        _init_worker(dataset, idx, freq, target)        # the runs train in this process
+    _init_worker(dataset, idx, freq, target)            # for runs in this process (workers ≤ 1)
     jobs = [(key, name, seed, train_config, model_config) for key, name, seed in todo]
     for job, run in map_unordered(_train_job, jobs, workers, remote=_train_job, initializer=_init_worker,
                                   initargs=(dataset, idx, freq, target), error=SearchError):

@@ -18,7 +18,8 @@ def main(parser) -> int:
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--set", choices=["main", "alloys"], default="main")
     p.add_argument("--threshold", type=float, default=None,
-                   help="ion-substitution probability threshold (default: prototypes.THRESHOLD, 1e-4, dataset v2's pool)")
+                   help="ion-substitution probability threshold (default: prototypes.THRESHOLD, the pool of the "
+                        "version being labelled)")
     p.add_argument("--max-atoms", type=int, default=30)
     p.add_argument("--timeout", type=int, default=900, help="seconds per material")
     p.add_argument("--fast", action="store_true", help="cheap settings (tests)")
@@ -40,7 +41,8 @@ def main(parser) -> int:
     p = sub.add_parser("export-tasks", help="candidates with pre-built structures, for `label --tasks`")
     p.add_argument("file", type=Path)
     p.add_argument("--threshold", type=float, default=None,
-                   help="ion-substitution probability threshold (default: prototypes.THRESHOLD, 1e-4, dataset v2's pool)")
+                   help="ion-substitution probability threshold (default: prototypes.THRESHOLD, the pool of the "
+                        "version being labelled)")
     p.add_argument("--workers", type=int, default=2)
     p = sub.add_parser("converge", help="dataset settings vs ≥ 10 Å supercells and a 24³ mesh")
     p.add_argument("--n", type=int, default=12)
