@@ -475,15 +475,19 @@ def fit_default(out=None, version=None, model_config: ModelConfig | None = None,
         if not ctx.is_writer:   # under torchrun, rank 0 alone evaluates and writes the checkpoint
             return {}
         model.cpu()
-        metrics = {name: dos_metrics(dataset.freq_cm1, np.stack([g.y[0].numpy() for g in graphs[name]]),
-                                     predict(model, graphs[name]))
-                   for name in ("train", "valid", "test") if graphs[name]}
+        metrics = split_metrics(model, graphs, dataset.freq_cm1)
         save_checkpoint(out, model, history=history, train_config=train_config, extra=extra, metrics=metrics)
         (out / "state.pt").unlink(missing_ok=True)
     finally:
         if lock is not None:
             lock.unlink(missing_ok=True)
     return metrics
+
+
+def split_metrics(model, graphs: dict, freq_cm1) -> dict:
+    """``{split name: dos_metrics}`` of `model` on each non-empty split of ``graphs`` (labels are the graphs' ``y``)."""
+    return {name: dos_metrics(freq_cm1, np.stack([g.y[0].numpy() for g in gs]), predict(model, gs))
+            for name, gs in graphs.items() if gs}
 
 
 def rescore_checkpoint(directory, force: bool = False) -> dict:
@@ -512,14 +516,8 @@ def rescore_checkpoint(directory, force: bool = False) -> dict:
                             "data): evaluate it with utils.spectra.dos_metrics on that data instead")
     dataset = data_mod.load_dataset(version)
     model, meta = load_checkpoint(directory, dataset=dataset)      # checks weights, encoding, dataset sha256
-    metrics = {}
-    for name in ("train", "valid", "test"):
-        idx = dataset.split(name)
-        if not len(idx):
-            continue
-        graphs = graphs_from_dataset(dataset, idx, r_max=model.config.r_max)
-        metrics[name] = dos_metrics(dataset.freq_cm1, np.stack([g.y[0].numpy() for g in graphs]),
-                                    predict(model, graphs))
+    graphs, _ = split_graphs(dataset, model.config)                 # the model keeps its own z
+    metrics = split_metrics(model, graphs, dataset.freq_cm1)
     meta = {k: v for k, v in meta.items() if k != "meta_sha256"}
     meta["metrics"] = metrics
     meta["meta_sha256"] = meta_sha256(meta)
