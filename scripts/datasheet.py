@@ -198,9 +198,10 @@ def _candidate_pool(version: str) -> dict | None:
     try:
         from utils.datagen import prototypes as P
         thr = P.THRESHOLD_BY_VERSION.get(version, P.THRESHOLD)
-        raw = P.raw_candidates(thr)
+        rules = P.RULE_FAMILIES_BY_VERSION.get(version, True)
+        raw = P.raw_candidates(thr, rules=rules)
         n_ionic = sum(1 for c in raw if any(s[-1] in "+-" for s in c["mapping"].values()))
-        return dict(threshold=thr, n=len(raw), ionic=n_ionic, metallic=len(raw) - n_ionic)
+        return dict(threshold=thr, rules=rules, n=len(raw), ionic=n_ionic, metallic=len(raw) - n_ionic)
     except Exception as exc:                     # the datasheet must still build
         print(f"warning: candidate pool not counted ({type(exc).__name__}: {exc})", file=sys.stderr)
         return None
@@ -425,6 +426,16 @@ def section_structures(f: Facts) -> list[str]:
         "semiconductors, intermetallics (B2, L1₂, A15, Laves C15, Heusler, ThCr₂Si₂), borides, carbides and "
         "nitrides (AlB₂, WC, rocksalt), and ionic compounds whose elements the substitution model misses "
         "(Be chalcogenides, BN, SiC).")
+    if pool and pool.get("rules"):
+        fam = P.rule_families()
+        add(f"* **Rule-generated members** (from v2; `rule_families`): the {len(fam['half_heusler'])} half-Heusler "
+            "compositions allowed by the 18-electron rule (X from groups 3–5, Y from groups 8–10, Z = Ge, Sn, Pb, Sb, "
+            "Bi; Graf, Felser & Parkin, Prog. Solid State Chem. 39, 1, 2011) and the 8-electron Nowotny–Juza phases "
+            f"(e.g. LiZnAs), and {len(fam['thorium_chromium_silicide'])} ThCr₂Si₂-type AT₂X₂ compositions (rare "
+            "earth with a late transition metal and Si or Ge; alkaline earth or Eu with Mn–Zn, Ru, Rh, Pd and P or "
+            "As; Shatruk, J. Solid State Chem. 272, 198, 2019). These families gave the most stable materials per "
+            "CPU-second among v2's first labels. Like every substituted candidate they are hypothetical until "
+            "labelled; the hull and stability rules judge each one.")
     if pool:
         add(f"\nWith this version's threshold ({pool['threshold']:g}) the pool holds {_fmt(pool['n'])} candidates "
             f"({_fmt(pool['ionic'])} ionic, {_fmt(pool['metallic'])} explicit). The first part of the labelling "

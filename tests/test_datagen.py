@@ -182,3 +182,42 @@ def test_every_packed_version_names_its_candidate_threshold():
     assert set(packed) - {"format_version"} <= set(THRESHOLD_BY_VERSION), packed.keys()
     ordered = [THRESHOLD_BY_VERSION[v] for v in sorted(THRESHOLD_BY_VERSION, key=lambda v: int(v[1:]))]
     assert ordered == sorted(ordered, reverse=True) and THRESHOLD == ordered[-1]
+
+
+def test_rule_families_follow_their_composition_rules():
+    """v2's rule-generated families: every half-Heusler obeys the 18- (or Nowotny–Juza 8-) electron count, the
+    textbook members are in and a 19-electron one is out; the v1 pool stays without them."""
+    from utils.datagen.prototypes import (_VALENCE, ALLOWED, RULE_FAMILIES_BY_VERSION, THRESHOLD_BY_VERSION,
+                                          rule_families)
+    fam = rule_families()
+    hh, t122 = fam["half_heusler"], fam["thorium_chromium_silicide"]
+    for x, y, z in hh:
+        if x in ("Li", "Na", "K"):
+            assert y in ("Mg", "Zn", "Cd") and z in ("N", "P", "As", "Sb", "Bi"), (x, y, z)
+        else:
+            assert _VALENCE[x] + _VALENCE[y] + _VALENCE[z] == 18, (x, y, z)
+    for member in (["Ti", "Ni", "Sn"], ["Zr", "Co", "Sb"], ["Nb", "Fe", "Sb"], ["Sc", "Ni", "Sb"], ["Li", "Zn", "As"]):
+        assert member in hh, member
+    assert ["Ti", "Ni", "Sb"] not in hh and ["Ti", "Co", "Sn"] not in hh   # 19 and 17 electrons
+    assert ["Ce", "Cu", "Si"] in t122 and ["Ba", "Fe", "As"] in t122
+    assert all(e in ALLOWED for lists in fam.values() for m in lists for e in m)
+    assert len({tuple(m) for m in hh}) == len(hh) and len({tuple(m) for m in t122}) == len(t122)
+    assert set(RULE_FAMILIES_BY_VERSION) == set(THRESHOLD_BY_VERSION)
+    flags = [RULE_FAMILIES_BY_VERSION[v] for v in sorted(RULE_FAMILIES_BY_VERSION, key=lambda v: int(v[1:]))]
+    assert flags == sorted(flags) and not RULE_FAMILIES_BY_VERSION["v1"]   # once in, the families stay
+
+
+def test_candidate_list_skips_substituted_copies_of_known_crystals(monkeypatch):
+    """A substituted candidate with a known crystal's prototype and elements per role is not labelled twice."""
+    from utils.datagen import known, prototypes
+    kc = (dict(id="known-NaCl", prototype="rocksalt", mapping={"A": "Na", "X": "Cl"}, origin="known"),
+          dict(id="known-mineral", prototype="mineral", mapping=None, origin="known"))
+    raw = [dict(prototype="rocksalt", mapping={"A": "Na+", "X": "Cl-"}, score=1.0),
+           dict(prototype="rocksalt", mapping={"A": "K+", "X": "Cl-"}, score=0.5),
+           dict(prototype="cesium_chloride", mapping={"A": "Na+", "X": "Cl-"}, score=0.1)]
+    monkeypatch.setattr(known, "known_candidates", lambda: kc)
+    monkeypatch.setattr(prototypes, "raw_candidates", lambda threshold: list(raw))
+    ids = [c["id"] for c in known.candidate_list()]
+    assert ids[:2] == ["known-NaCl", "known-mineral"] and len(ids) == 4
+    assert not any(i.startswith("rocksalt-NaCl") for i in ids)
+    assert any(i.startswith("rocksalt-KCl") for i in ids) and any(i.startswith("cesium_chloride-NaCl") for i in ids)
