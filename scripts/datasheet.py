@@ -433,7 +433,9 @@ def section_structures(f: Facts) -> list[str]:
             "Bi; Graf, Felser & Parkin, Prog. Solid State Chem. 39, 1, 2011) and the 8-electron Nowotny–Juza phases "
             f"(e.g. LiZnAs), and {len(fam['thorium_chromium_silicide'])} ThCr₂Si₂-type AT₂X₂ compositions (rare "
             "earth with a late transition metal and Si or Ge; alkaline earth or Eu with Mn–Zn, Ru, Rh, Pd and P or "
-            "As; Shatruk, J. Solid State Chem. 272, 198, 2019). These families gave the most stable materials per "
+            f"As; Shatruk, J. Solid State Chem. 272, 198, 2019) and {len(fam['laves_C15'])} Laves C15 AB₂ "
+            "compositions (rare earth, Sc or Y with Al, Mn, Fe, Co, Ni, Ru, Rh, Os, Ir or Pt; Stein, Palm & "
+            "Sauthoff, Intermetallics 12, 713, 2004). These families gave the most stable materials per "
             "CPU-second among v2's first labels. Like every substituted candidate they are hypothetical until "
             "labelled; the hull and stability rules judge each one.")
     if pool:
