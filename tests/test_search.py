@@ -74,3 +74,13 @@ def test_two_worker_processes_give_the_same_runs_as_one(first, tmp_path):
         assert run["valid"] == seq["valid"] and run["valid_prediction"] == seq["valid_prediction"], key
         assert run["best_epoch"] == seq["best_epoch"] and run["n_params"] == seq["n_params"]
     assert json.loads((tmp_path / "par.json").read_text())["runs"].keys() == par["runs"].keys()
+
+
+@pytest.mark.parametrize("command", ["search", "baselines"])
+def test_data_dir_names_the_folder_the_dataset_is_read_from(tmp_path, capsys, command):
+    """--data-dir reads a version packed outside data/ (e.g. one frozen for its search before it is shipped)."""
+    from utils.claims.cli import main
+    (tmp_path / "versions.json").write_text(json.dumps({"v7": {"phonon_dos_v7.npz": "0" * 64}}))
+    assert main([command, "--data-dir", str(tmp_path), "--version", "v7"]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "phonon_dos_v7.npz") in err and "missing" in err

@@ -71,6 +71,8 @@ def parser() -> argparse.ArgumentParser:
                    help="runs trained at once, one process each (same seeded results as 1)")
     b.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     b.add_argument("--version", default=None, help="embedded dataset version (default: latest)")
+    b.add_argument("--data-dir", default=None, help="folder of the packed dataset and its versions.json "
+                   "(default: data/; e.g. a version packed but not yet shipped)")
     b.add_argument("--out", default=str(DEFAULT_OUT))
     b.add_argument("--restart", action="store_true", help="discard an existing --out made with other settings")
     k = sub.add_parser("benchmark", help="score a checkpoint on the known-crystal benchmark")
@@ -84,6 +86,8 @@ def parser() -> argparse.ArgumentParser:
     h.add_argument("--workers", type=int, default=1,
                    help="runs trained at once, one process with one torch thread each (same results as 1)")
     h.add_argument("--version", default=None, help="embedded dataset version (default: latest)")
+    h.add_argument("--data-dir", default=None, help="folder of the packed dataset and its versions.json "
+                   "(default: data/; e.g. a version packed but not yet shipped)")
     h.add_argument("--out", default=str(SEARCH_OUT))
     h.add_argument("--restart", action="store_true", help="discard an existing --out made with other settings")
     return p
@@ -95,7 +99,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "benchmark":
             return cmd_benchmark(args)
-        dataset = load_dataset(args.version)
+        data_dir = getattr(args, "data_dir", None)
+        dataset = load_dataset(args.version, data_dir=data_dir) if data_dir else load_dataset(args.version)
         if args.command == "baselines":
             return _baselines(dataset, args)
         if args.command == "search":
