@@ -222,3 +222,20 @@ def test_candidate_list_skips_substituted_copies_of_known_crystals(monkeypatch):
     assert ids[:2] == ["known-NaCl", "known-mineral"] and len(ids) == 4
     assert not any(i.startswith("rocksalt-NaCl") for i in ids)
     assert any(i.startswith("rocksalt-KCl") for i in ids) and any(i.startswith("cesium_chloride-NaCl") for i in ids)
+
+
+def test_yield_order_uses_wall_times_of_the_device_it_runs_on(tmp_path):
+    """A prototype labelled fast on a GPU but slowly on CPU cores goes after a cheap one when labelling on CPU."""
+    from utils.datagen.runner import _best_yield_first
+    from utils.datagen.store import write_record
+
+    def rec(i, proto, wall, device):
+        write_record(tmp_path, dict(id=f"{proto}-{i}", ok=True, prototype=proto, wall_s=wall, stable=True,
+                                    provenance=dict(device=device)))
+    for i in range(3):
+        rec(i, "big", 2.0, "cuda")     # 22-atom cells: cheap on the GPU
+        rec(i + 3, "big", 60.0, "cpu")
+        rec(i, "small", 5.0, "cpu")
+    tasks = [dict(prototype="big"), dict(prototype="small")]
+    assert [t["prototype"] for t in _best_yield_first(tasks, tmp_path, "cuda")] == ["big", "small"]
+    assert [t["prototype"] for t in _best_yield_first(tasks, tmp_path, "cpu")] == ["small", "big"]

@@ -59,24 +59,31 @@ def _tasks(args, settings: dict) -> list[dict]:
         t.update(settings=settings, timeout_s=args.timeout, set=args.set, max_atoms=args.max_atoms)
         tasks.append(t)
     if args.order == "yield":
-        tasks = _best_yield_first(tasks, args.out)
+        tasks = _best_yield_first(tasks, args.out, getattr(args, "device", None))
     return tasks[: args.limit] if args.limit else tasks
 
 
-def _best_yield_first(tasks: list[dict], out: Path) -> list[dict]:
-    """Reorder by expected stable materials per CPU-second, measured per prototype so far.
+def _best_yield_first(tasks: list[dict], out: Path, device: str | None = None) -> list[dict]:
+    """Reorder by expected stable materials per second, measured per prototype so far.
 
     yield = (fraction of a prototype's finished candidates that came out stable) / (median wall time); within a
     prototype the likeliest compositions (highest ion-substitution probability) go first. Used once the
     coverage-ordered head of the list has spread over the elements; unknown prototypes get the overall values.
+    Wall times count only records labelled on `device` ('cpu', 'cuda') where a prototype has any: a GPU labels a
+    large cell several times faster than a CPU core, so times from the other device would misorder the list.
     """
     import statistics
     walls: dict[str, list[float]] = {}
+    walls_here: dict[str, list[float]] = {}
     stable: dict[str, list[bool]] = {}
     for rec in iter_records(out):
         proto = rec.get("prototype", "")
         walls.setdefault(proto, []).append(float(rec.get("wall_s", 0.0)))
+        if device is not None and str((rec.get("provenance") or {}).get("device", "")).split(":")[0] == \
+                device.split(":")[0]:
+            walls_here.setdefault(proto, []).append(float(rec.get("wall_s", 0.0)))
         stable.setdefault(proto, []).append(bool(rec.get("stable")))
+    walls.update(walls_here)
     all_w = [w for ws in walls.values() for w in ws] or [1.0]
     all_s = [x for xs in stable.values() for x in xs] or [True]
     def expected_yield(proto: str) -> float:
