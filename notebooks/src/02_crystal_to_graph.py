@@ -498,7 +498,8 @@ plt.show()
 # The element counts are very uneven: a long tail of elements appears in only a few materials.
 # Rare elements are where the mass weighting of section 5 is supposed to help, and the reason
 # why the dataset's split is *element-balanced* (`utils.data.element_balanced_split`): every
-# element is spread over train, valid and test in the same proportions as the whole set.
+# element with at least 10 materials is spread over train, valid and test within ±10 % of the
+# proportions of the whole set; rarer elements can be missing from valid or test.
 #
 # **How close are the labels to experiment?** The DoS labels are computed, not measured: a
 # machine-learned interatomic potential (SevenNet, trained on PBE density-functional data) gives

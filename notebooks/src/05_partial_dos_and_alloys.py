@@ -109,9 +109,10 @@ print(f"seed compound of its structure type (a known crystal): {is_seed_compound
 # %% [markdown]
 # > **Note** Most materials of the dataset are **hypothetical**: real structure types decorated with
 # > substituted elements (datasheet, section 3.1), and dataset v1 stores no field that says which
-# > compositions exist. Only the *seed compounds* the substitutions started from (NaCl, MgO, ZnS,
-# > GaAs, … in `utils/datagen/prototypes.py`) are known crystals; `is_seed_compound` (notebook 02)
-# > tests for them. The example here is picked for its mass ratio, not because it exists (the line
+# > compositions exist. The *seed compounds* the substitutions started from (NaCl, MgO, ZnS, GaAs, …
+# > in `utils/datagen/prototypes.py`) and the explicit members of the metallic families (elements,
+# > B2, L1₂, A15, Heusler phases …) are known crystals; `is_seed_compound` (notebook 02) tests for
+# > the seeds. The example here is picked for its mass ratio, not because it exists (the line
 # > below says whether it is a seed compound). The alloy end members of section 5, Mg₃Sb₂ and Mg₃Bi₂, and
 # > Si and Ge, are known crystals.
 #
@@ -399,7 +400,7 @@ mg_refs = sorted((m for m in alloys if m.series == "Mg3(Sb1-xBix)2"), key=lambda
 end_a, end_b = (mg_refs[0].structure.get_primitive_structure(), mg_refs[-1].structure.get_primitive_structure())
 half = P.virtual_crystal(end_a, end_b, 0.5)
 print(f"{half.composition.reduced_formula}: {len(half)} sites, a = {half.lattice.a:.3f} Å, c = {half.lattice.c:.3f} Å")
-print("references (ordered supercells, never trained on): "
+print("references (ordered supercells; the intermediate ones never trained on): "
       + ", ".join(f"x = {m.x:.2f} ({m.n_atoms} atoms)" for m in mg_refs))
 
 mixed_index = next(i for i, site in enumerate(half) if len(site.species) > 1)
@@ -642,8 +643,9 @@ plt.show()
 #
 # A second series with the same function: diamond-structure Si–Ge, references in the 8-atom cubic
 # cell, the N-hot cell is the 2-atom primitive cell. Here the end members' structure type *is* in
-# training (the check above), and the end members are predicted well; the intermediate ordered cells
-# (space groups 166 and 95) are not. Watch the `unseen_elements` flag: a checkpoint that never saw Si
+# training (the check above), and diamond Si and Ge *themselves* are training materials: the W₁ of the
+# end members (x = 0 and 1) is an in-sample error, and only the intermediate ordered cells (space
+# groups 166 and 95) test the model on crystals it never saw. Watch the `unseen_elements` flag: a checkpoint that never saw Si
 # or Ge extrapolates from the masses alone.
 
 # %%

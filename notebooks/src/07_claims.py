@@ -345,8 +345,8 @@ print(f"non-equivariant spread / its test RMSE = {ratio:.1e}: "
 # ## 4. Claim 3: limited data
 #
 # The slides list "limited training data (~10³)" as the challenge that a symmetry-aware network
-# meets best. Our set is smaller still. A **learning curve** trains each model on a random 10, 25,
-# 50 and 100 % of the training split (the subset drawn with the run's seed; validation and test
+# meets best. Ours is of the same order (the split sizes are printed at the top). A **learning
+# curve** trains each model on a random 10, 25, 50 and 100 % of the training split (the subset drawn with the run's seed; validation and test
 # sets unchanged; the same number of epochs at every size) and scores it on the test split:
 #
 # | model | what it sees |
