@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from ..checkpoint import CheckpointError
-from ..data import DataError, load_dataset
+from ..data import DATA_DIR, DataError, load_dataset
 from ..train import TrainConfig
 from .baselines import DEFAULT_OUT, METHODS, BaselineError, format_table, run_baselines
 from .known import DEFAULT_OUT as KNOWN_OUT, cmd_benchmark
@@ -99,8 +99,7 @@ def main(argv=None) -> int:
     try:
         if args.command == "benchmark":
             return cmd_benchmark(args)
-        data_dir = getattr(args, "data_dir", None)
-        dataset = load_dataset(args.version, data_dir=data_dir) if data_dir else load_dataset(args.version)
+        dataset = load_dataset(args.version, data_dir=getattr(args, "data_dir", None) or DATA_DIR)
         if args.command == "baselines":
             return _baselines(dataset, args)
         if args.command == "search":

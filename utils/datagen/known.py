@@ -179,23 +179,17 @@ def candidate_list(limit: int | None = None, threshold: float | None = None, kno
 
     Substituted structures are built lazily (by the labelling workers), since the volume prediction costs ~0.5 s each.
     """
-    from .prototypes import THRESHOLD, candidate_id, order_for_coverage, raw_candidates
+    from .prototypes import THRESHOLD, candidate_id, element_roles, order_for_coverage, raw_candidates
 
     threshold = THRESHOLD if threshold is None else threshold      # None: the pool of the version being labelled
     kc = known_candidates()
     out = [dict(c) for c in kc] if known else []
     # a substituted candidate with a known crystal's prototype and elements per role is that crystal: not labelled twice
-    known_keys = {(c["prototype"], _element_roles(c["mapping"])) for c in kc if c.get("mapping")}
+    known_keys = {(c["prototype"], element_roles(c["mapping"])) for c in kc if c.get("mapping")}
     out += [dict(id=candidate_id(c["prototype"], c["mapping"]), prototype=c["prototype"], mapping=c["mapping"],
                  score=c["score"], origin="substituted") for c in order_for_coverage(raw_candidates(threshold))
-            if (c["prototype"], _element_roles(c["mapping"])) not in known_keys]
+            if (c["prototype"], element_roles(c["mapping"])) not in known_keys]
     return out[:limit] if limit else out
-
-
-def _element_roles(mapping: dict[str, str]) -> tuple:
-    """(role, element) pairs of a role → species map, oxidation states dropped (Mg2+ → Mg)."""
-    from .prototypes import _element
-    return tuple(sorted((r, _element(s)) for r, s in mapping.items()))
 
 
 __all__ = ["CLASSES", "SOURCE_ASE", "SOURCE_MINERALS", "SOURCE_TABLE", "TABLE", "build_known", "known_candidates",
