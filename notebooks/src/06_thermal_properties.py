@@ -420,7 +420,7 @@ for (formula, proto), (c11, c12, c44, rho, source) in ELASTIC.items():
     print(f"{formula + ' (' + proto + ')':>18s} {v_dos:12.0f} {v_el:12.0f} {v_dos / v_el:6.2f}   {source}")
     assert v_dos < v_el          # the window reaches into the bending TA branches: ⟨v⟩ is underestimated
     ratio[formula] = v_dos / v_el
-if "CdTe" in ratio:
+if ratio:
     print(f"lowest ratio: {min(ratio, key=ratio.get)}")
 
 # %% [markdown]
@@ -604,9 +604,8 @@ plt.show()
 # ### The classic check: lead
 #
 # Allen and Dynes list, for Pb from tunnelling spectroscopy, λ = 1.55 and ω_log = 56 K; the measured
-# T_c is 7.2 K. μ* = 0.1 is the conventional choice, not a measured value for Pb (tunnelling fits give
-# about 0.13, which lowers the Allen–Dynes T_c to about 6.5 K): the agreement below is as good as that
-# choice (Exercise 4 varies μ*).
+# T_c is 7.2 K. μ* = 0.1 is the conventional choice, not a value measured for Pb: the agreement below
+# is only as good as that choice (Exercise 4 varies μ*).
 
 # %%
 lam_pb, wlog_pb, mu_star, tc_pb_measured = 1.55, 56.0, 0.1, 7.2     # –, K, –, K (Allen & Dynes 1975)
@@ -693,7 +692,8 @@ print(f"with the literature λ = {lam_pb} and ω_log = {wlog_pb:.0f} K:         
 # %% [markdown]
 # The formula reproduces lead only with the **measured** λ and ω_log; with the labelled DoS it misses
 # by the factor printed above, and since λ is fixed by the calibration the whole miss is in ω_log
-# (T_c ∝ ω_log at fixed λ). Where does the factor come from? Three parts; only the first is measured, the second is what remains:
+# (T_c ∝ ω_log at fixed λ). Where does the factor come from? Three parts; only the first is measured,
+# the second is what remains:
 #
 # 1. **The label is soft.** Pb's measured phonon spectrum ends at about 9 meV = 73 cm⁻¹ (the LA peak of
 #    the tunnelling α²F, McMillan & Rowell, Phys. Rev. Lett. 14, 108 (1965)); the labelled one ends

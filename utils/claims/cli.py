@@ -70,9 +70,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--workers", type=int, default=1,
                    help="runs trained at once, one process each (same seeded results as 1)")
     b.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    b.add_argument("--version", default=None, help="embedded dataset version (default: latest)")
-    b.add_argument("--data-dir", default=None, help="folder of the packed dataset and its versions.json "
-                   "(default: data/; e.g. a version packed but not yet shipped)")
+    _dataset_arguments(b)
     b.add_argument("--out", default=str(DEFAULT_OUT))
     b.add_argument("--restart", action="store_true", help="discard an existing --out made with other settings")
     k = sub.add_parser("benchmark", help="score a checkpoint on the known-crystal benchmark")
@@ -85,12 +83,17 @@ def parser() -> argparse.ArgumentParser:
     h.add_argument("--max-minutes", type=float, default=None, help="wall-time limit of each training run")
     h.add_argument("--workers", type=int, default=1,
                    help="runs trained at once, one process with one torch thread each (same results as 1)")
-    h.add_argument("--version", default=None, help="embedded dataset version (default: latest)")
-    h.add_argument("--data-dir", default=None, help="folder of the packed dataset and its versions.json "
-                   "(default: data/; e.g. a version packed but not yet shipped)")
+    _dataset_arguments(h)
     h.add_argument("--out", default=str(SEARCH_OUT))
     h.add_argument("--restart", action="store_true", help="discard an existing --out made with other settings")
     return p
+
+
+def _dataset_arguments(p: argparse.ArgumentParser) -> None:
+    """--version and --data-dir: which packed dataset a command trains on."""
+    p.add_argument("--version", default=None, help="embedded dataset version (default: latest)")
+    p.add_argument("--data-dir", default=None, help="folder of the packed dataset and its versions.json "
+                   "(default: data/; e.g. a version packed but not yet shipped)")
 
 
 def main(argv=None) -> int:
