@@ -42,6 +42,18 @@ def test_training_overfits_a_tiny_set():
     assert all(np.isfinite(hist["valid_loss"]))
 
 
+def test_early_stopping_keeps_the_best_epoch_and_stops_after_patience():
+    graphs = _tiny_set()
+    torch.manual_seed(0)
+    model = PeriodicNetwork(ModelConfig(**TINY, num_neighbors=8.0))
+    # a learning rate of ~0: the validation loss cannot improve after epoch 0, so training must stop at epoch 3
+    hist = train(model, graphs, graphs, TrainConfig(epochs=50, batch_size=4, lr=1e-12, gamma=1.0, patience=3))
+    assert hist["stopped"] == "patience" and hist["epoch"][-1] - hist["best_epoch"] == 3 and len(hist["epoch"]) < 50
+    full = train(PeriodicNetwork(ModelConfig(**TINY, num_neighbors=8.0)), graphs, graphs,
+                 TrainConfig(epochs=6, batch_size=4, lr=1e-12, gamma=1.0, patience=None))
+    assert len(full["epoch"]) == 6 and "stopped" not in full
+
+
 def test_checkpoint_round_trip_is_exact(tmp_path):
     torch.manual_seed(1)
     graphs = _tiny_set()
