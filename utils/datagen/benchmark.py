@@ -25,7 +25,7 @@ NAMED = [("NaCl", "rocksalt"), ("MgO", "rocksalt"), ("LiF", "rocksalt"), ("KCl",
          ("LiFePO4", "triphylite"), ("BaTiO3", "perovskite"), ("Mg2Si", "antifluorite"), ("MoS2", "molybdenite_2H"),
          ("Mg3Sb2", "anti_La2O3"), ("Mg3Bi2", "anti_La2O3")]
 # members per class, the named ones included (metals and intermetallics, ionic, covalent, layered)
-QUOTAS = {"metal": 20, "ionic": 20, "covalent": 20, "layered": 8}
+QUOTAS = {"metal": 24, "ionic": 24, "covalent": 20, "layered": 8}
 
 
 def select(candidates, seed: int = 0) -> list[dict]:
