@@ -231,3 +231,31 @@ def test_two_worker_processes_give_the_same_runs_as_one(first_run, dataset, tmp_
     for key, r in par["runs"].items():
         assert r["test"] == serial["runs"][key]["test"], key
         assert (r["best_epoch"], r["n_params"]) == (serial["runs"][key]["best_epoch"], serial["runs"][key]["n_params"])
+
+
+class FakeDatasetWithBenchmark(FakeDataset):
+    names = ("train",) * 4 + ("valid",) * 2 + ("test", "benchmark")
+
+    def split_sizes(self):
+        return {name: int(len(self.split(name))) for name in ("train", "valid", "test", "benchmark")}
+
+
+def test_a_benchmark_split_is_scored_next_to_the_test_split(tmp_path):
+    ds = FakeDatasetWithBenchmark()
+    res = run(ds, tmp_path / "b.json", methods=["mean_dos", "e3nn"])
+    bench = ds.split("benchmark")
+    for run_ in res["runs"].values():
+        assert run_["benchmark"]["n"] == len(bench) == 1 and run_["test"]["n"] == 1
+        # one material: the median W₁ is that material's W₁, i.e. the mean
+        assert run_["benchmark"]["median_wasserstein_cm1"] == pytest.approx(run_["benchmark"]["wasserstein_cm1"])
+    assert set(res["summary_benchmark"]) == {"mean_dos", "e3nn"}
+    assert set(res["verdicts"]) == {"test", "benchmark"}
+    v = res["verdicts"]["benchmark"]["mean_dos"]["median_wasserstein_cm1"]
+    assert v["outcome"] in ("held", "inconclusive", "reversed")
+    assert "median W₁" in format_table(res, "benchmark")
+    assert load_baselines(tmp_path / "b.json")["summary_benchmark"] == res["summary_benchmark"]
+
+
+def test_without_a_benchmark_split_nothing_is_invented(first_run):
+    _, res = first_run
+    assert "summary_benchmark" not in res and all("benchmark" not in r for r in res["runs"].values())

@@ -14,6 +14,10 @@ exponential decay) and the same test metrics (:func:`utils.spectra.dos_metrics`)
 ``e3nn``            :class:`utils.model.PeriodicNetwork` with the series' defaults (``lmax=1``)
 ==================  ==========================================================================================
 
+Where the dataset has a known-crystal benchmark split (v2 on), every run is scored on it too, with the same metrics
+and the median W₁ (``runs[…]["benchmark"]``, ``summary_benchmark``), and ``verdicts`` states for both sets whether the
+e3nn model beats each simpler method by the series' 2σ rule (:func:`utils.claims.stats.verdict`).
+
 :func:`run_baselines` trains every (method, seed) pair, writes the results to a JSON file after each run
 (atomically) and skips the runs already there, so an interrupted run continues where it stopped.
 
@@ -42,6 +46,7 @@ from ..train import TrainConfig, predict, split_graphs, train
 from .models import CompositionConfig, CompositionMLP, mean_dos_baseline
 from .pool import map_unordered
 from .results import ResultsFile, read_results
+from .stats import verdict
 
 __all__ = [
     "METHODS", "METRICS", "DEFAULT_OUT", "BaselineError", "run_baselines", "load_baselines", "summarize",
@@ -79,30 +84,37 @@ def load_baselines(path: str | Path = DEFAULT_OUT) -> dict:
     return read_results(path, FORMAT_VERSION, BaselineError, what="baseline results", command=BASELINES_COMMAND)
 
 
-def summarize(runs: dict) -> dict:
-    """Per method and metric: mean, standard deviation (ddof=1; 0 for a single run) and number of runs."""
+def summarize(runs: dict, split: str = "test") -> dict:
+    """Per method and metric on ``split`` ('test' or 'benchmark'): mean, standard deviation (ddof=1; 0 for a single
+    run) and number of runs; on the benchmark also the median W₁ (``median_wasserstein_cm1``)."""
     summary: dict = {}
+    metrics = list(METRICS) + (["median_wasserstein_cm1"] if split == "benchmark" else [])
     for method in METHODS:
-        done = [r for r in runs.values() if r["method"] == method]
+        done = [r for r in runs.values() if r["method"] == method and split in r]
         if not done:
             continue
         summary[method] = {}
-        for metric in METRICS:
-            values = np.array([r["test"][metric] for r in done], dtype=float)
+        for metric in metrics:
+            values = np.array([r[split][metric] for r in done], dtype=float)
             summary[method][metric] = dict(mean=float(values.mean()),
                                            std=float(values.std(ddof=1)) if len(values) > 1 else 0.0,
                                            n=int(len(values)))
     return summary
 
 
-def format_table(results: dict) -> str:
-    """Plain-text table of the summary (test metrics, mean ± std over seeds) of a results dict."""
+def format_table(results: dict, split: str = "test") -> str:
+    """Plain-text table of the summary (metrics on ``split``, mean ± std over seeds) of a results dict."""
     formats = {"mse": ".4f", "mae": ".4f", "r2": ".3f", "wasserstein_cm1": ".1f", "cv300_rel_error_pct": ".2f"}
+    labels = dict(METRICS)
+    if split == "benchmark":
+        formats["median_wasserstein_cm1"] = ".1f"
+        labels["median_wasserstein_cm1"] = ("median W₁", "cm⁻¹")
     header = f"{'method':<27}" + "".join(
-        f"{(label + (f' ({unit})' if unit else '')):^22}" for label, unit in METRICS.values()) + "  runs"
+        f"{(label + (f' ({unit})' if unit else '')):^22}" for label, unit in labels.values()) + "  runs"
     lines = [header, "-" * len(header)]
+    summary = results["summary"] if split == "test" else results.get("summary_benchmark", {})
     for method, label in METHODS.items():
-        stats = results["summary"].get(method)
+        stats = summary.get(method)
         if not stats:
             continue
         cells = "".join(f"{format(stats[m]['mean'], f):>12} ± {format(stats[m]['std'], f):<7}" for m, f in formats.items())
@@ -179,6 +191,8 @@ def run_baselines(dataset=None, seeds: Sequence[int] = (0, 1, 2), train_config: 
     idx = {name: dataset.split(name) for name in ("train", "valid", "test")}
     if len(idx["train"]) == 0 or len(idx["valid"]) == 0 or len(idx["test"]) == 0:
         raise ValueError(f"the dataset needs train, valid and test materials, has {dataset.split_sizes()}")
+    if len(dataset.split("benchmark")):
+        idx["benchmark"] = dataset.split("benchmark")
     graphs, model_config = split_graphs(dataset, model_config or ModelConfig(), idx)   # num_neighbors, out_dim
 
     experiment = _experiment_key(dataset, train_config, model_config, composition_config)
@@ -191,7 +205,8 @@ def run_baselines(dataset=None, seeds: Sequence[int] = (0, 1, 2), train_config: 
     results["methods"] = {m: METHODS[m] for m in METHODS if m in set(methods) | {r["method"] for r in results["runs"].values()}}
 
     freq = np.asarray(dataset.freq_cm1, float)
-    target = {name: np.stack([g.y[0].numpy() for g in graphs[name]]) for name in ("train", "valid", "test")}
+    target = {name: np.stack([g.y[0].numpy() for g in graphs[name]]) for name in idx}
+    scored = {name: target[name] for name in SCORED if name in target}
 
     def record(key: str, run: dict) -> None:
         store.record(key, run)
@@ -205,13 +220,13 @@ def run_baselines(dataset=None, seeds: Sequence[int] = (0, 1, 2), train_config: 
         t0 = time.perf_counter()
         mean = mean_dos_baseline(target["train"])
         tile = lambda n: np.tile(mean, (n, 1))  # noqa: E731
-        record("mean_dos", dict(method="mean_dos", seed=None, test=dos_metrics(freq, target["test"], tile(len(target["test"]))),
+        record("mean_dos", dict(method="mean_dos", seed=None, **_scores(freq, scored, {k: tile(len(v)) for k, v in scored.items()}),
                                 valid_mse=float(np.mean((tile(len(target["valid"])) - target["valid"]) ** 2)),
                                 epochs_run=0, best_epoch=None, n_params=0, wall_s=time.perf_counter() - t0))
     planned = {f"{m}/seed{int(seed)}": (m, int(seed)) for seed in seeds for m in METHODS
                if m in methods and m != "mean_dos"}
     jobs = [(key, *planned[key], train_config, model_config, composition_config) for key in store.todo(planned)]
-    local = lambda job: _run_job(job, graphs, freq, target["test"])  # noqa: E731
+    local = lambda job: _run_job(job, graphs, freq, scored)  # noqa: E731
     for job, run in map_unordered(local, jobs, workers, remote=_run_job_in_worker, initializer=_init_worker,
                                   initargs=(dataset, model_config, idx, freq), error=BaselineError):
         record(job[0], run)
@@ -224,23 +239,61 @@ _WORKER: dict = {}
 def _init_worker(dataset, model_config: ModelConfig, idx: dict, freq) -> None:
     """A worker process of ``workers > 1``: build the same graphs as the parent (deterministic)."""
     graphs, _ = split_graphs(dataset, model_config, idx)
-    _WORKER.update(graphs=graphs, freq=freq, target=np.stack([g.y[0].numpy() for g in graphs["test"]]))
+    _WORKER.update(graphs=graphs, freq=freq,
+                   scored={k: np.stack([g.y[0].numpy() for g in graphs[k]]) for k in SCORED if k in graphs})
 
 
 def _run_job_in_worker(job: tuple) -> dict:
-    return _run_job(job, _WORKER["graphs"], _WORKER["freq"], _WORKER["target"])
+    return _run_job(job, _WORKER["graphs"], _WORKER["freq"], _WORKER["scored"])
 
 
-def _run_job(job: tuple, graphs: dict, freq, test_target) -> dict:
-    """Train one ``(key, method, seed, train_config, model_config, composition_config)`` and score it on test."""
+SCORED = ("test", "benchmark")   # the sets every run is scored on (the benchmark where the dataset has one)
+
+
+def _scores(freq, targets: dict, preds: dict) -> dict:
+    """``{set: dos_metrics}`` for each scored set; the benchmark adds the median W₁ (its headline metric)."""
+    from ..spectra import wasserstein_cm1
+    out = {}
+    for name, target in targets.items():
+        out[name] = dos_metrics(freq, target, preds[name])
+        if name == "benchmark":
+            out[name]["median_wasserstein_cm1"] = float(np.median(wasserstein_cm1(freq, target, preds[name])))
+    return out
+
+
+def _run_job(job: tuple, graphs: dict, freq, scored: dict) -> dict:
+    """Train one ``(key, method, seed, train_config, model_config, composition_config)`` and score it on the test
+    split (and the benchmark split where there is one)."""
     _, method, seed, train_config, model_config, composition_config = job
     t0 = time.perf_counter()
     model, history = _train_network(method, seed, graphs, train_config, model_config, composition_config)
     wall_s = time.perf_counter() - t0
-    return dict(method=method, seed=seed, test=dos_metrics(freq, test_target, predict(model, graphs["test"])),
+    preds = {name: predict(model, graphs[name]) for name in scored}
+    return dict(method=method, seed=seed, **_scores(freq, scored, preds),
                 valid_mse=float(min(history["valid_loss"])), epochs_run=len(history["epoch"]),
                 best_epoch=int(history["best_epoch"]), n_params=count_parameters(model), wall_s=wall_s)
 
 
+def verdicts(results: dict) -> dict:
+    """Does the e3nn model beat each simpler method? Per scored set and metric (MSE; W₁ — the median on the
+    benchmark, the mean on the test split), :func:`utils.claims.stats.verdict` of "e3nn is lower" (2σ rule). The
+    mean DoS has no seeds and no spread: against it the e3nn spread alone sets σ."""
+    out: dict = {}
+    for split, summary in (("test", results.get("summary") or {}), ("benchmark", results.get("summary_benchmark") or {})):
+        if "e3nn" not in summary:
+            continue
+        w = "median_wasserstein_cm1" if split == "benchmark" else "wasserstein_cm1"
+        for other in ("mean_dos", "composition", "e3nn_lmax0"):
+            if other not in summary:
+                continue
+            for metric in ("mse", w):
+                ref = dict(summary[other][metric], n=max(summary[other][metric]["n"], 2))   # mean DoS: exact, no spread
+                out.setdefault(split, {}).setdefault(other, {})[metric] = verdict(summary["e3nn"][metric], ref)
+    return out
+
+
 def _refresh_summary(results: dict) -> None:
     results["summary"] = summarize(results["runs"])
+    if any("benchmark" in r for r in results["runs"].values()):
+        results["summary_benchmark"] = summarize(results["runs"], "benchmark")
+    results["verdicts"] = verdicts(results)

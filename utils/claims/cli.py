@@ -134,6 +134,13 @@ def _baselines(dataset, args) -> int:
           f"{results['experiment']['train_config']['epochs']} epochs; test metrics, mean ± std over seeds "
           f"{results['seeds']} → {args.out}\n")
     print(format_table(results))
+    if results.get("summary_benchmark"):
+        print(f"\nknown-crystal benchmark ({ds['split_sizes'].get('benchmark')} materials), mean ± std over seeds\n")
+        print(format_table(results, "benchmark"))
+    for split, rows in results.get("verdicts", {}).items():
+        for other, by_metric in rows.items():
+            print(f"{split}: e3nn lower than {other}? " + ", ".join(
+                f"{m} {v['outcome']} (Δ {v['diff']:.4g}, 2σ {2 * v['sigma']:.2g})" for m, v in by_metric.items()))
     return 0
 
 
