@@ -99,6 +99,9 @@ def test_hull_energies_and_ground_states():
     assert eh["A3B"] == pytest.approx(0.2, abs=1e-9)
     assert eh["AB-poly"] == pytest.approx(0.1, abs=1e-9)
     assert ground_states(recs, energies) == {"AB", "A3B"}
+    # a second copy of the same crystal (1e-6 eV/atom apart) is a ground state too; a polymorph 2 meV up is not
+    twins = recs + [_rec("AB-twin", [11, 17]), _rec("AB-near", [11, 17])]
+    assert ground_states(twins, dict(energies, **{"AB-twin": -0.5 + 1e-6, "AB-near": -0.498})) == {"AB", "AB-twin", "A3B"}
     assert "X" not in hull_energies([_rec("X", [8])], {"X": -1.0}, refs)   # no reference for O: left out
 
 

@@ -45,7 +45,7 @@ class Material:
     formula: str
     prototype: str
     structure_type: str
-    split: str                                   # 'train' | 'valid' | 'test'
+    split: str                                   # 'train' | 'valid' | 'test' | 'benchmark' (v2 on)
     n_atoms: int
     cell: np.ndarray = dataclasses.field(repr=False)          # (3, 3) Å, rows are lattice vectors
     numbers: np.ndarray = dataclasses.field(repr=False)       # (n_atoms,) Z
@@ -58,6 +58,21 @@ class Material:
     spacegroup: int = 0
     x: float | None = None                      # alloys only: composition parameter
     series: str | None = None                   # alloys only: e.g. 'Si1-xGex'
+    # packed with rules v2 (None before): a 'known' crystal (at its experimental lattice, from `source`) or a
+    # 'substituted' candidate (hypothetical until shown otherwise); its common name; the potential's energy above
+    # the convex hull of the labelled pool (eV/atom); whether it is the lowest-energy polymorph of its composition
+    origin: str | None = None
+    source: str | None = None
+    name: str | None = None
+    bond_class: str | None = None
+    e_above_hull_eV: float | None = None
+    ground_state: bool | None = None
+
+    @property
+    def known(self) -> bool | None:
+        """True for a known crystal, False for a substituted (hypothetical) one, None where the version does not
+        say (v0, v1)."""
+        return None if self.origin is None else self.origin == "known"
 
     @property
     def species(self) -> list[str]:
@@ -154,7 +169,19 @@ class PhononDataset:
             fine_dos=None if self.fine_dos is None else self.fine_dos[i], pdos=pdos,
             max_freq_cm1=float(a["max_freq_cm1"][i]), imaginary_weight=float(a["imaginary_weight"][i]),
             spacegroup=int(a["spacegroup"][i]),
-            x=float(a["x"][i]) if "x" in a else None, series=str(a["series"][i]) if "series" in a else None)
+            x=float(a["x"][i]) if "x" in a else None, series=str(a["series"][i]) if "series" in a else None,
+            **self._v2_fields(i))
+
+    def _v2_fields(self, i: int) -> dict:
+        a, out = self._a, {}
+        for key, field in (("origin", "origin"), ("source", "source"), ("names", "name"), ("bond_class", "bond_class")):
+            if key in a:
+                out[field] = str(a[key][i]) or None
+        if "e_above_hull_eV" in a:
+            out["e_above_hull_eV"] = float(a["e_above_hull_eV"][i])
+        if "ground_state" in a:
+            out["ground_state"] = bool(a["ground_state"][i])
+        return out
 
     def split(self, name: str, materials: bool = False):
         """Indices (int array) of split 'train' | 'valid' | 'test'; ``materials=True`` → list of Material."""
