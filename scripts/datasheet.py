@@ -43,6 +43,10 @@ MARKER = "datasheet-of"           # <!-- datasheet-of: {"version": ..., "sha256"
 
 PERIODIC_BLOCK = {"s": "#4c72b0", "p": "#55a868", "d": "#c44e52", "f": "#8172b2"}
 
+# a label known to be unphysical, explained in section 2 (packed because it passes every rule)
+SPINEL_OUTLIER = "spinel-MnFeO-063731"
+
+
 def _fmt(x, nd: int = 0) -> str:
     """Thousands separators and fixed decimals; '–' for missing/NaN."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
@@ -382,6 +386,22 @@ def section_composition(f: Facts) -> list[str]:
     add(f"**Highest phonon frequency** (over the q-mesh): {_fmt(np.nanmin(wmax))}–{_fmt(np.nanmax(wmax))} cm⁻¹, "
         f"median {_fmt(np.nanmedian(wmax))} cm⁻¹; {int(np.sum(wmax > 1000))} packed materials have modes above "
         f"1000 cm⁻¹ (the largest weight above 1000 cm⁻¹ among them: {_pct(np.nanmax(w1000) if n else float('nan'))}).\n")
+    high = [i for i in np.argsort(-wmax) if wmax[i] > 1000]
+    if high:
+        origin = ds.arrays["origin"] if "origin" in ds.arrays else None
+        add("Above 1000 cm⁻¹: " + "; ".join(
+            f"{ds.arrays['formulas'][i]} ({ds.arrays['prototypes'][i]}"
+            f"{', ' + str(origin[i]) if origin is not None else ''}) {_fmt(wmax[i])} cm⁻¹" for i in high) + ".")
+        if any(str(ds.ids[i]) == SPINEL_OUTLIER for i in high):
+            sp = ds[SPINEL_OUTLIER]
+            a_cubic = (4 * abs(np.linalg.det(sp.cell))) ** (1 / 3)   # fcc primitive cell: V = a³/4
+            add(f"The highest, {SPINEL_OUTLIER} (MnFe₂O₄ in the spinel type, a substituted copy of the real "
+                "ferrite jacobsite), is an artefact of the potential: the infrared bands of spinel ferrites lie "
+                "below ~600–700 cm⁻¹ (Waldron, Phys. Rev. 99, 1727, 1955), and the potential has no spin for a "
+                "crystal whose Mn²⁺ and Fe³⁺ are high-spin ferrimagnets (its lattice relaxes to "
+                f"a = {a_cubic:.2f} Å against 8.51 Å measured, Wyckoff's *Crystal Structures*). It is kept because it passes every rule (its weight above 1000 cm⁻¹ is below "
+                "the 5 % cut) and is listed here so that nobody reads its spectrum as a measurement.")
+        add("")
     add("![highest frequency](../figures/data_max_frequency.png)\n")
     add(f"**Splits.** {sizes['train']} train / {sizes['valid']} valid / {sizes['test']} test "
         f"(target fractions {' / '.join(str(f) for f in D.SPLIT_FRACTIONS)}, the original tutorial's "
@@ -649,7 +669,7 @@ def section_cost(f: Facts) -> list[str]:
 
 def section_limits(f: Facts) -> list[str]:
     """5. what the labels are and are not."""
-    ref, settings, sigma_c, sigma_f = f.ref, f.settings, f.sigma_c, f.sigma_f
+    ds, ref, settings, sigma_c, sigma_f = f.ds, f.ref, f.settings, f.sigma_c, f.sigma_f
     L: list[str] = []
     add = L.append
     add("## 5. What the labels are — and are not\n")
@@ -668,7 +688,10 @@ def section_limits(f: Facts) -> list[str]:
         "it carries the shape only; the fine DoS keeps the 3N normalization and every mode up to 2000 cm⁻¹.",
         "**Magnetism, electrons.** The potential has no spin; magnetic materials are treated as if non-magnetic, "
         "and electron–phonon effects (Kohn anomalies) are absent.",
-        "**Hypothetical compounds.** Structures are generated, not taken from experiment (3.1).",
+        ("**Hypothetical compounds.** " + (f"{_pct(np.mean(ds.arrays['origin'] == 'substituted'), 0)} of the materials "
+         "are substituted candidates: stable with the potential, but not known to exist (3.1, 3.10); "
+         "`Material.known` tells them apart." if "origin" in ds.arrays else
+         "Structures are generated, not taken from experiment (3.1).")),
     ]
     if ref:
         ms = [c["metrics"] for c in ref["crystals"]]
