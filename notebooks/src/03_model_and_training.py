@@ -81,13 +81,11 @@ FAST, TRAIN = info["fast"], info["train"]  # FAST changes nothing printed here; 
 # site whose point group contains no invariant vector, so the sum of its neighbours' directions,
 # $\sum_j Y^1(\hat r_{ij})$, vanishes — and so does every vector (`1o`) feature built from it
 # (notebook 01, exercise 3). To *see* the vector channels at work we take the first two training
-# crystals with a nonzero sum.
+# crystals with a nonzero sum, known crystals first.
 #
-# > **Note** They are picked for their geometry, not because they exist: most materials of the
-# > dataset are **hypothetical** (known structure types decorated by substitution; dataset v1 stores
-# > no origin field, see notebook 02), and so are most crystals in the test figures of §11. Where a
-# > worked example should be a known crystal, the series builds it directly (NaCl rocksalt in
-# > notebook 02) or uses a seed compound of the dataset (rocksalt ScN in notebook 04).
+# > **Note** Most materials of the dataset are **hypothetical** (known structure types decorated
+# > by substitution; `Material.known` says which, notebook 02), and so are most crystals in the
+# > test figures of §11. The printout gives each example's origin.
 
 # %%
 dataset = load_dataset()
@@ -100,10 +98,13 @@ def net_direction(graph):                                        # max over atom
     return scatter(y1, graph.edge_index[1], dim=0, dim_size=graph.num_nodes).norm(dim=1).max().item()
 
 
-polar = [g for g in train_graphs if net_direction(g) > 0.1]
+train_materials = dataset.split("train", materials=True)
+polar = [(g, m) for g, m in zip(train_graphs, train_materials) if net_direction(g) > 0.1]
+polar.sort(key=lambda gm: not gm[1].known)                       # known crystals first, stable order otherwise
 print(f"{len(polar)} of {len(train_graphs)} training crystals have an atom with |Σ_j Y¹(r̂_ij)| > 0.1")
-batch = next(iter(DataLoader(polar[:2], batch_size=2)))          # two of them in one Batch
-print("crystals:", batch.formula, "| atoms per crystal:", batch.n_atoms.tolist())
+batch = next(iter(DataLoader([g for g, _ in polar[:2]], batch_size=2)))   # two of them in one Batch
+print("crystals:", ", ".join(f"{m.formula} ({m.name or m.prototype}; origin {m.origin})" for _, m in polar[:2]),
+      "| atoms per crystal:", batch.n_atoms.tolist())
 print(f"x {tuple(batch.x.shape)}, node_attr {tuple(batch.node_attr.shape)}, "
       f"edge_index {tuple(batch.edge_index.shape)}, edge_vec {tuple(batch.edge_vec.shape)}, y {tuple(batch.y.shape)}")
 

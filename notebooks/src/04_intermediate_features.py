@@ -43,7 +43,6 @@ from torch_geometric.utils import scatter
 
 import utils
 from utils.data import load_dataset
-from utils.datagen.prototypes import IONIC_SEEDS
 from utils.graphs import structure_to_graph
 from utils.plot import PALETTE, draw_cell, save_figure
 from utils.train import load_checkpoint
@@ -154,9 +153,8 @@ print("1o transforms like a position, 1e like an angular momentum (it does not f
 #
 # Each is taken from the dataset when it holds a material of that prototype that kept the
 # ideal space group after relaxation, and built with ase otherwise. **Known crystals first**: most
-# materials of the dataset are hypothetical (substituted candidates; dataset v1 stores no origin
-# field), but the seed compounds the substitutions started from (`IONIC_SEEDS`, notebook 02) are
-# real, so a seed compound of the prototype is preferred; the printout says which one was used. Then spglib
+# materials of the dataset are hypothetical (substituted candidates), so a known crystal of the
+# prototype (`Material.known`, notebook 02) is preferred; the printout says which one was used. Then spglib
 # "symmetrizes" it: relaxed coordinates are symmetric only up to a small numerical tolerance,
 # and we want the symmetry to be exact for the checks below.
 #
@@ -180,22 +178,13 @@ def symmetrized(atoms, symprec=1e-3):
     return type(atoms)(numbers=numbers, cell=cell, scaled_positions=frac, pbc=True)
 
 
-SEEDS = {(proto, frozenset(ion.rstrip("+-0123456789") for ion in seed.values()))
-         for proto, seeds in IONIC_SEEDS.items() for seed in seeds}
-
-
-def is_seed_compound(material):
-    """True if the material is a seed compound of its structure type: a known crystal (notebook 02)."""
-    return (material.prototype, frozenset(material.species)) in SEEDS
-
-
 def choose_crystal(prototype, spacegroup, build):
-    """Material of `prototype` with space group `spacegroup`: known (seed) crystals first, then training
-    split first; build() if the dataset has none."""
+    """Material of `prototype` with space group `spacegroup`: known crystals first (`Material.known`, notebook
+    02), then training split first; build() if the dataset has none."""
     matches = [m for m in dataset if m.prototype == prototype and m.spacegroup == spacegroup]
-    matches.sort(key=lambda m: (not is_seed_compound(m), m.split != "train"))   # stable order otherwise
+    matches.sort(key=lambda m: (not m.known, m.split != "train"))   # stable order otherwise
     if matches:
-        known = "known crystal" if is_seed_compound(matches[0]) else "hypothetical or unverified"
+        known = "known crystal" if matches[0].known else "substituted: hypothetical"
         return (f"{matches[0].formula} ({matches[0].id}, {matches[0].split}; {known})",
                 symmetrized(matches[0].to_ase()))
     atoms = build()

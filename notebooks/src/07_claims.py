@@ -108,16 +108,17 @@ if RUN_EXPERIMENTS:  # a reduced re-run (tiny budget) into a scratch file
 else:
     results = load_claims()
 exp, budget = results["experiment"], results["experiment"]["budget"]
-dataset = load_dataset()
+dataset = load_dataset(exp["dataset"]["version"])   # the version the results were computed on
 print(f"budget '{budget['name']}': {len(results['runs'])} training runs; dataset {exp['dataset']['version']} "
       f"({exp['dataset']['n']} materials, split {exp['dataset']['split_sizes']})")
 print(f"seeds {budget['seeds']}; ensemble seeds {budget['ensemble_seeds']}; {budget['train']['epochs']} epochs, "
       f"batch {budget['train']['batch_size']}, η = {budget['train']['lr']}")
 m = budget["model"]
 print(f"e3nn network: em_dim {m['em_dim']}, mul {m['mul']}, l_max {m['lmax']}, radial_neurons {m['radial_neurons']}")
-if exp["dataset"]["sha256"] != dataset.sha256:
-    print(f"> these results were computed on dataset {exp['dataset']['version']}, not on the current "
-          f"{dataset.version}: rerun `make experiments`")
+assert exp["dataset"]["sha256"] == dataset.sha256, "the results belong to other data: rerun `make experiments`"
+if dataset.version != load_dataset().version:
+    print(f"> these results were computed on dataset {dataset.version}, not on the latest, "
+          f"{load_dataset().version}: `make experiments` recomputes them")
 summary = summarize(results)  # recomputed here from the stored runs
 assert set(summary) == {"1", "2", "3", "4", "5"}, "some experiments are incomplete: rerun python -m utils.claims experiments"
 assert len(budget["seeds"]) >= 3 and len(budget["ensemble_seeds"]) >= 5
