@@ -64,10 +64,10 @@ experiments: $(STAMP) ## test the slides' claims (notebook 07) → data/experime
 	$(BIN)/python -m utils.claims experiments --budget $(or $(BUDGET),full) --workers 2
 
 baselines: $(STAMP) ## (maintainers) the README table's baselines, 3 seeds each → data/experiments/baselines.json (resumable)
-	$(BIN)/python -m utils.claims baselines --version $(or $(VERSION),v1) --workers 2
+	$(BIN)/python -m utils.claims baselines $(if $(VERSION),--version $(VERSION),) --workers 2
 
 search: $(STAMP) ## (maintainers) the hyper-parameter search, by validation → data/experiments/search.json (resumable)
-	$(BIN)/python -m utils.claims search --version $(or $(VERSION),v1) --workers 2
+	$(BIN)/python -m utils.claims search $(if $(VERSION),--version $(VERSION),) --workers 2
 
 bench: $(STAMP) ## benchmarks/ → benchmarks/results.md and results.json
 	$(BIN)/python benchmarks/run.py

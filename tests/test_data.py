@@ -630,6 +630,34 @@ def test_v1_meets_the_dataset_targets():
     assert ds.meta["settings"]["supercell_min_length_A"] == 8.0
 
 
+@pytest.mark.skipif(not (REAL_DIR / "phonon_dos_v2.npz").exists(), reason="v2 not packed")
+def test_v2_meets_the_dataset_targets():
+    """v2: ≥ 2,000 stable materials, ≥ 75 elements, ≥ 40 structure types, ≥ 300 known crystals, and a known-crystal
+    benchmark split of ≥ 60 members whose compositions appear nowhere in train/valid."""
+    ds = D.load_dataset("v2", data_dir=REAL_DIR)
+    s = ds.summary()
+    assert s["n_materials"] >= 2000 and s["n_elements"] >= 75 and s["n_structure_types"] >= 40, s
+    assert s["origin"]["known"] >= 300 and s["split"]["benchmark"] >= 60, s
+    bench = ds.split("benchmark", materials=True)
+    assert all(m.known for m in bench)
+    seen = {m.formula for name in ("train", "valid") for m in ds.split(name, materials=True)}
+    assert not seen & {m.formula for m in bench}
+    assert (ds.arrays["min_freq_cm1"] >= -30).all() and (ds.arrays["imaginary_weight"] <= 0.01).all()
+
+
+def test_readme_states_the_latest_dataset_summary():
+    """README § The dataset quotes `python -m utils.data --summary` of the latest version."""
+    s = D.load_dataset(data_dir=REAL_DIR).summary()
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    sp = s["split"]
+    for text in (f"Version **{s['version']}** (`python -m utils.data --summary`): **{s['n_materials']:,} dynamically "
+                 f"stable crystals, {s['n_elements']} elements", f"{s['n_structure_types']} structure types",
+                 f"split {sp['train']:,} / {sp['valid']:,} / {sp['test']:,}"):
+        assert text in readme, text
+    if "origin" in s:
+        assert f"{s['origin']['known']} known crystals" in readme and f"benchmark of {sp['benchmark']}" in readme
+
+
 def test_pack_excludes_atoms_isolated_at_the_graph_cutoff(tmp_path):
     """bcc Cs-like: the nearest neighbour (here 6 Å) lies beyond r_max = 4 Å, so no graph can be built."""
     labels, out = tmp_path / "labels", tmp_path / "data"

@@ -195,7 +195,7 @@ def test_pack_v2_needs_references(tmp_path):
 def test_readme_states_the_benchmark_size():
     members, _ = B.read_membership()
     text = (ROOT / "README.md").read_text()
-    assert f"benchmark** of {len(members)} crystals" in text
+    assert f"{len(members)} members fixed before any training" in text
 
 
 def test_retry_failed_requeues_matching_failures_and_pack_prefers_the_success(tmp_path):

@@ -46,7 +46,7 @@ from utils.data import load_dataset
 from utils.graphs import average_neighbors, structure_to_graph
 from utils.model import Convolution, ModelConfig, count_parameters, smooth_cutoff, tp_path_exists
 from utils.plot import PALETTE, network_stages, parity_plot, plot_network_diagram, quartile_grid, save_figure
-from utils.spectra import mean_frequency
+from utils.spectra import mean_frequency, wasserstein_cm1
 from utils.thermo import heat_capacity
 from utils.train import DEFAULT_CHECKPOINT, dos_metrics, graphs_from_dataset, load_checkpoint, predict
 
@@ -617,6 +617,29 @@ assert train_loss[-1] < valid_loss[-1]
 # The values of these knobs are *hyper-parameters*: choose them on the validation split, never on
 # the test split. Whichever values the loaded checkpoint used are printed above from its own
 # `train_config`; with `TRAIN=1` every number of this notebook comes from the newly trained model.
+#
+# **One search, by validation.** `make search` (`python -m utils.claims search`) trained the
+# shipped configuration and six variants of it, one change at a time — stronger weight decay, a
+# narrower network, a narrower and deeper one, a longer cutoff — three seeds each, with the same
+# budget and early stopping (stop after 20 epochs without a better validation loss, keep the best
+# weights), and scored them on the **validation** split only: the test split and the benchmark of
+# §11 stay untouched by the choice. A variant replaces the default only if its mean validation MSE
+# is lower by more than twice the combined seed spread (the 2σ rule of notebook 07). The
+# "ensemble" column scores the mean of the three seeds' predictions.
+
+# %%
+from utils.claims.search import VARIANTS, format_table as format_search, load_search
+
+search = load_search()
+assert search["experiment"]["dataset"]["sha256"] == dataset.sha256, "the search ran on other data: make search"
+print(f"dataset {search['experiment']['dataset']['version']}: {search['experiment']['dataset']['n_train']} train, "
+      f"{search['experiment']['dataset']['n_valid']} valid; seeds {search['seeds']}; "
+      f"{search['experiment']['train_config']['epochs']} epochs at most")
+print(format_search(search))
+model_changes, train_changes = VARIANTS[search["chosen"]]
+shipped_cfg = meta["model_config"]
+assert all(shipped_cfg[k] == v for k, v in model_changes.items()) and all(train_cfg[k] == v for k, v in train_changes.items()), \
+    "the shipped checkpoint does not use the chosen variant"
 
 # %% [markdown]
 # ## 11. Test-set evaluation
@@ -679,53 +702,68 @@ assert np.isclose(np.mean(np.abs(cv_pred - cv_true) / cv_true) * 100, metrics["c
 # ### The crystals a learner tries first
 #
 # A random test split measures how well the network interpolates among the dataset's own
-# crystals. What a learner asks next is different: *my* crystal — NaCl, MgO, Al, GaN. The
-# **known-crystal benchmark** (`data/benchmark_known.json`: 68 known crystals chosen before any
-# training, metals, ionic, covalent and layered, the 20 classics among them) is scored by
-# `python -m utils.claims benchmark` with the same metrics, and stored in
-# `data/experiments/benchmark_known.json`. Members whose label is unstable with the potential
-# are left out. The shipped network was trained on dataset v1, whose training split already
-# holds some benchmark compositions (often as the very same crystal), so the fair comparison is
-# on the members whose composition it never saw.
+# crystals, most of them hypothetical. What a learner asks next is different: *my* crystal — NaCl,
+# MgO, Al, GaN. Dataset v2 has a fourth split for that question, the **known-crystal benchmark**:
+# known crystals chosen before any training (`data/benchmark_known.json`: metals and
+# intermetallics, ionic, covalent and layered crystals, the 20 classics among them). The packed
+# split keeps the members whose label is dynamically stable with the potential (cubic BaTiO₃, for
+# one, is not: its soft mode is real at 0 K), and **every polymorph of a member's composition is
+# kept out of training and validation**, so the network has never seen any of these compositions.
+# `python -m utils.claims benchmark` scores the shipped network on it end to end, from the relaxed
+# structures, and stores the result in `data/experiments/benchmark_known.json`. Since the errors of
+# a few crystals dominate a mean W₁, the benchmark's headline number is the **median** W₁.
 
 # %%
 from utils.claims.known import load_benchmark_results
 
 bench = load_benchmark_results()
-assert bench["dataset"]["version"] == dataset.version
+assert bench["dataset"]["sha256"] == dataset.sha256                # the shipped network's own dataset
 assert abs(bench["test_split"]["mse"] - metrics["mse"]) < 1e-5   # the same network and test split as above
 rows = [("random test split", bench["test_split"]),
         ("benchmark: all scored", bench["network"]["all"]),
-        ("  composition not in training", bench["network"]["composition_not_in_train"]),
         ("  the named classics (scored ones)", bench["network"]["named"]),
+        *[(f"  {cls}", r) for cls, r in bench["network"]["by_class"].items()],
         ("benchmark: mean training DoS", bench["mean_training_dos"]["all"])]
 print(f"{'':<34}{'n':>5}{'median W₁ (cm⁻¹)':>19}{'mean MSE':>11}")
 for name, r in rows:
     print(f"{name:<34}{r['n']:>5}{r['median_wasserstein_cm1']:>19.1f}{r['mse']:>11.4f}")
-unseen, test_row = bench["network"]["composition_not_in_train"], bench["test_split"]
+print(f"{len(bench['benchmark']['left_out'])} of {bench['benchmark']['n_members']} members left out "
+      "(unstable with the potential or not labelled)")
 n_seen = sum(r["composition_in_train"] for r in bench["rows"])
-print(f"scored members whose composition is in the training split: {n_seen} "
-      f"({sum(r['same_type_in_train'] for r in bench['rows'])} in the same structure type)")
+print(f"scored members whose composition is in the training split: {n_seen}")
 w_of = {r["formula"]: r["wasserstein_cm1"] for r in bench["rows"] if r["named"]}
 print("classics, W₁ (cm⁻¹): " + ", ".join(f"{f} {w:.0f}" for f, w in sorted(w_of.items(), key=lambda x: -x[1])))
+bench_all, test_row, floor = bench["network"]["all"], bench["test_split"], bench["mean_training_dos"]["all"]
 # what the text below says
-assert unseen["median_wasserstein_cm1"] > test_row["median_wasserstein_cm1"] and unseen["mse"] > test_row["mse"]
-assert unseen["median_wasserstein_cm1"] < 0.5 * bench["mean_training_dos"]["all"]["median_wasserstein_cm1"]
-assert bench["network"]["named"]["median_wasserstein_cm1"] > bench["network"]["all"]["median_wasserstein_cm1"]
-assert all(w_of[f] > bench["network"]["all"]["median_wasserstein_cm1"] for f in ("MgO", "LiF", "GaN", "AlN"))
-hard = [r for r in bench["rows"] if r["formula"] in ("MgO", "LiF", "GaN", "AlN")]
-assert n_seen > len(bench["rows"]) / 3
-assert all(r["composition_in_train"] and not r["same_type_in_train"] for r in hard)
+assert n_seen == 0                                                # no benchmark composition was trained on
+assert bench_all["median_wasserstein_cm1"] < 0.5 * floor["median_wasserstein_cm1"] and bench_all["mse"] < floor["mse"]
 
 # %% [markdown]
-# Compare the third and fourth rows with the first. The second flatters the network, because many
-# of the scored compositions are in v1's training split (the count is printed above). On
-# compositions it has not seen, the network's errors are larger than on the random test split — the gap the
-# dataset's known crystals (v2) are built to close — and still far below the mean training DoS.
-# The classics are harder than the average member: MgO, LiF, GaN and AlN are in v1's training
-# split only in other, mostly hypothetical structures (MgO as zincblende, GaN as rocksalt …), whose
-# spectra differ from those of the real crystals.
-#
+# Compare the second row with the first: the first is interpolation among the dataset's own
+# crystals, the second the question a learner asks, on compositions the network never saw. The mean
+# training DoS (last row) is the floor every model must beat; §12 adds the composition-only model
+# to that comparison on both sets. The classics are printed one by one: a few of them carry much of
+# the error. Here are the four a learner tries first, label against prediction:
+
+# %%
+FIRST_TRIES = ["NaCl", "MgO", "Al", "GaN"]
+bench_materials = {m.formula: m for m in dataset.split("benchmark", materials=True) if m.formula in FIRST_TRIES}
+fig, axes = plt.subplots(1, len(FIRST_TRIES), figsize=(13, 2.8), sharey=True)
+for ax, formula in zip(axes, FIRST_TRIES):
+    m = bench_materials[formula]
+    g = graphs_from_dataset(dataset, [m.index], r_max=model.config.r_max)
+    pred = predict(model, g)[0]
+    ax.fill_between(freq, m.dos, color=PALETTE["fill"], label="label (potential + phonopy)")
+    ax.plot(freq, pred, color=PALETTE["prediction"], label="prediction")
+    ax.set(title=f"{m.name} — W₁ {w_of[formula]:.0f} cm⁻¹", xlabel="frequency (cm⁻¹)")
+    assert abs(float(wasserstein_cm1(freq, m.dos[None], pred[None])[0]) - w_of[formula]) < 0.5   # as stored
+axes[0].set_ylabel("DoS (max-normalized)")
+axes[0].legend(fontsize=8)
+fig.tight_layout()
+save_figure(fig, "03_first_tries")
+plt.show()
+
+# %% [markdown]
 # ## 12. Does the network beat simple baselines?
 #
 # A number such as "MSE 0.03" means little alone. `python -m utils.claims baselines` (module
@@ -755,6 +793,14 @@ for key, label in METHODS.items():
           f"{st['cv300_rel_error_pct']['mean']:>8.2f} ± {st['cv300_rel_error_pct']['std']:.2f}  {st['mse']['n']:>4}")
 print(f"{'shipped checkpoint (§11)':<28}{metrics['mse']:>9.4f}{'':>8}{metrics['mae']:>9.4f}{'':>8}{metrics['r2']:>8.3f}"
       f"{'':>7}{metrics['wasserstein_cm1']:>9.1f}{'':>7}{metrics['cv300_rel_error_pct']:>8.2f}{'':>7}     1")
+bench_summary = results["summary_benchmark"]                     # the same runs, scored on the benchmark split
+print(f"\nknown-crystal benchmark ({exp['dataset']['split_sizes']['benchmark']} crystals):")
+print(f"{'method':<28}{'median W₁ (cm⁻¹)':>20}{'mean MSE':>19}")
+for key, label in METHODS.items():
+    st = bench_summary[key]
+    print(f"{label:<28}{st['median_wasserstein_cm1']['mean']:>12.1f} ± {st['median_wasserstein_cm1']['std']:<5.1f}"
+          f"{st['mse']['mean']:>11.4f} ± {st['mse']['std']:.4f}")
+print(f"{'shipped checkpoint (§11)':<28}{bench_all['median_wasserstein_cm1']:>12.1f}{'':>8}{bench_all['mse']:>11.4f}")
 
 # %%
 keys = list(METHODS)
@@ -780,11 +826,16 @@ plt.show()
 
 # %%
 for key in ("mean_dos", "composition"):
-    base = summary[key]["mse"]
-    margin = "more" if base["mean"] - metrics["mse"] > base["std"] else "less"
-    print(f"shipped model vs {METHODS[key]}: test MSE {metrics['mse']:.4f} vs {base['mean']:.4f} "
-          f"({1 - metrics['mse'] / base['mean']:.0%} lower; {margin} than the baseline's seed-to-seed std)")
-    assert metrics["mse"] < base["mean"]
+    for where, ours, base in [("test", metrics["mse"], summary[key]["mse"]),
+                              ("benchmark", bench_all["mse"], bench_summary[key]["mse"])]:
+        margin = "more" if base["mean"] - ours > base["std"] else "less"
+        print(f"shipped model vs {METHODS[key]}, {where} MSE: {ours:.4f} vs {base['mean']:.4f} "
+              f"({1 - ours / base['mean']:.0%} lower; {margin} than the baseline's seed-to-seed std)")
+        assert ours < base["mean"]
+print("e3nn (3 seeds) lower than …, by the 2σ rule:")
+for where, rows_ in results["verdicts"].items():
+    for other, by_metric in rows_.items():
+        print(f"  {where:<9} {METHODS[other]:<22}" + "; ".join(f"{m}: {v['outcome']}" for m, v in by_metric.items()))
 same_budget = all(exp["train_config"][k] == train_cfg[k] for k in exp["train_config"])
 seed0 = results["runs"][f"e3nn/seed{results['seeds'][0]}"]["test"]["mse"]
 print(f"baseline budget = checkpoint budget: {same_budget}; e3nn run with seed {results['seeds'][0]}: "
