@@ -50,7 +50,8 @@ def test_stored_results_match_the_membership_and_labels():
     assert scored.isdisjoint(res["benchmark"]["left_out"])
     assert scored | set(res["benchmark"]["left_out"]) == {m["id"] for m in members}
     fresh, info = known.benchmark_members()
-    assert {m["id"] for m in fresh} == scored, "stale: run `python -m utils.claims benchmark`"
+    not_packed = {i for i, reason in res["benchmark"]["left_out"].items() if reason.startswith("not packed")}
+    assert {m["id"] for m in fresh} - not_packed == scored, "stale: run `python -m utils.claims benchmark`"
 
 
 def test_readme_states_the_stored_benchmark_numbers():
@@ -58,14 +59,11 @@ def test_readme_states_the_stored_benchmark_numbers():
     readme = (known.ROOT / "README.md").read_text()
     a, u, n = res["network"]["all"], res["network"]["composition_not_in_train"], res["network"]["named"]
     t, f = res["test_split"], res["mean_training_dos"]["all"]
-    same = sum(r["same_type_in_train"] for r in res["rows"])
+    assert u["n"] == a["n"], "a network trained on v2 has seen no benchmark composition"
     for text in (f"{a['n']} of the benchmark's {res['benchmark']['n_members']} crystals",
-                 f"holds {a['n'] - u['n']} of their compositions ({same} in the same structure type",
-                 f"on the {u['n']} whose composition it never saw",
-                 f"median W₁ **{u['median_wasserstein_cm1']:.1f} cm⁻¹**", f"mean MSE **{u['mse']:.4f}**",
+                 f"median W₁ **{a['median_wasserstein_cm1']:.1f} cm⁻¹**", f"mean MSE **{a['mse']:.4f}**",
                  f"median W₁ {t['median_wasserstein_cm1']:.1f} cm⁻¹ (the table's {t['mean_wasserstein_cm1']:.1f} is "
                  f"the mean) and mean MSE {t['mse']:.4f}",
                  f"On the {n['n']} scored classics", f"median W₁ is {n['median_wasserstein_cm1']:.1f} cm⁻¹",
-                 f"scores {f['median_wasserstein_cm1']:.1f} cm⁻¹ on all {f['n']} scored crystals, where the network "
-                 f"scores {a['median_wasserstein_cm1']:.1f}"):
+                 f"scores a median W₁ of {f['median_wasserstein_cm1']:.1f} cm⁻¹ and a mean MSE of {f['mse']:.4f}"):
         assert " ".join(text.split()) in " ".join(readme.split()), text
