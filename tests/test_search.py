@@ -84,3 +84,21 @@ def test_data_dir_names_the_folder_the_dataset_is_read_from(tmp_path, capsys, co
     assert main([command, "--data-dir", str(tmp_path), "--version", "v7"]) == 2
     err = capsys.readouterr().err
     assert str(tmp_path / "phonon_dos_v7.npz") in err and "missing" in err
+
+
+def test_readme_and_checkpoint_follow_the_stored_search():
+    """README § The shipped model quotes data/experiments/search.json, and the shipped checkpoint uses its choice."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    res = search.load_search()
+    meta = json.loads((root / "checkpoints" / "default" / "model.json").read_text())
+    assert res["experiment"]["dataset"]["sha256"] == meta["dataset"]["sha256"]
+    model_changes, train_changes = search.VARIANTS[res["chosen"]]
+    assert all(meta["model_config"][k] == v for k, v in model_changes.items())
+    assert all(meta["train_config"][k] == v for k, v in train_changes.items())
+    readme = (root / "README.md").read_text()
+    assert f"chosen: **{res['chosen']}**" in readme
+    for name, row in res["summary"].items():
+        line = next(x for x in readme.splitlines() if x.startswith(f"| {name} |"))
+        assert f"{row['valid_mse']['mean']:.4f} ± {row['valid_mse']['std']:.4f}" in line, line
+        assert row.get("vs_default", {}).get("outcome", "—") in line, line

@@ -761,7 +761,7 @@ if pb is not None:
     half = fine_freq[np.searchsorted(lam_fine, lam_fine[-1] / 2)]
     print(f"fine label: λ(ω) reaches λ/2 at {half:.0f} cm⁻¹, highest mode {pb_max_label:.1f} cm⁻¹")
     ax2.set(xlabel=FREQ_LABEL, ylabel=r"running $\lambda(\omega)$", xlim=(0, 100), ylim=(0, None),
-            title="Pb: where λ comes from (Pb is a training material)")
+            title=f"Pb: where λ comes from (Pb is a {ds[pb].split} material)")
     ax2.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     save_figure(fig, "06_eliashberg_pb")
