@@ -67,3 +67,7 @@ def test_readme_states_the_stored_benchmark_numbers():
                  f"On the {n['n']} scored classics", f"median W₁ is {n['median_wasserstein_cm1']:.1f} cm⁻¹",
                  f"scores a median W₁ of {f['median_wasserstein_cm1']:.1f} cm⁻¹ and a mean MSE of {f['mse']:.4f}"):
         assert " ".join(text.split()) in " ".join(readme.split()), text
+    top = sorted(res["rows"], key=lambda r: -r["mse"])[:10]
+    listed = (f"the ten largest per-crystal MSEs, {min(r['mse'] for r in top):.2f}–{max(r['mse'] for r in top):.2f}: "
+              + ", ".join(r["formula"] for r in top))
+    assert listed in " ".join(readme.split()), listed

@@ -1,7 +1,7 @@
 """The shipped checkpoint loads, matches the shipped dataset, and reproduces its stored test metrics.
 
 `make train` retrains it; `RUN_SLOW=1 pytest tests/test_shipped_model.py` checks that a retraining from the
-recorded config lands within 5 % of the shipped test metrics (minutes: 439 s measured for v1 on a shared 2-core
+recorded config lands within 5 % of the shipped test metrics (minutes: 249 s measured for v2 on a shared 2-core
 machine; kept out of `make test`, whose pytest part must stay within 3 minutes).
 """
 from __future__ import annotations
