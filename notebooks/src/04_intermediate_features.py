@@ -503,7 +503,7 @@ for label, Q in [("rotation", rotation), ("rotation + inversion", -rotation)]:
             print(f"    {before.name:<9s} {mul}x{ir}: changed by {changed:.3f} of its size, |h' - D h| < 1e-4 of it ✓")
 
 # %% [markdown]
-# Scalars change by 0.000 (they are invariant); the `1o` blocks change by about their own size
+# Scalars change by 0.000 (they are invariant); the `1o` blocks change by a sizeable fraction of their size
 # and are reproduced by $D$ to float32 round-off; the `1e` block is zero, as section 4 predicted. Let us
 # also look at one vector: the strongest channel of the first atom, before and after.
 

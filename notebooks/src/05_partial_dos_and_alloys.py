@@ -305,7 +305,7 @@ print(f"\nnetwork closer than the baseline (W₁) for {np.mean(pairs.w_model < p
 # **Before saying "beats".** Notebook 07 fixes the series' rule for any comparison: a difference
 # counts only when it exceeds twice the spread over training seeds, $\Delta > 2\sqrt{\sigma_a^2 +
 # \sigma_b^2}$ (`utils.claims.verdict`). Here there is one checkpoint, so there is no seed spread,
-# and the rule answers `untestable` — a gap such as 0.26 vs 0.28 misassigned modes may be seed noise.
+# and the rule answers `untestable` — a gap of a few hundredths in misassigned modes may be seed noise.
 # What the numbers *do* show is the size and sign of each gap on this checkpoint:
 
 # %%
@@ -354,7 +354,7 @@ plt.show()
 #   frequency (negative shift), light ones above — shows up as points along the diagonal; the baseline
 #   is stuck on the horizontal line.
 #
-# > **Warning** The scores are only as good as the checkpoint: a network trained on about a thousand
+# > **Warning** The scores are only as good as the checkpoint: a network trained on about 1,500
 # > materials has seen each element combination only a few times, and its partial DoS can
 # > be *worse* than the naive split. Treat predicted partial DoS as a hypothesis to check with a
 # > phonon calculation, never as a measurement.
@@ -524,9 +524,10 @@ mg_curve = describe_curve("Mg3(Sb1-xBix)2", mg)
 
 # %% [markdown]
 # The labels fall almost on their straight line, as expected. The N-hot curve of the shipped
-# checkpoint does not: it is **U-shaped** (printed above), its minimum lies inside the range, and it
-# rises again towards pure Mg₃Bi₂. Its end members sit far above the labels. Why should they? Because this structure type is new to the
-# network — computed, not assumed:
+# checkpoint need not: the printout says whether it is U-shaped, how far it departs from its own
+# straight line, and by how much it misses the labelled end members. Nothing ties it to the labels
+# between the corners, and even the corners are predictions: is the structure type in training,
+# and where are Mg₃Sb₂ and Mg₃Bi₂ themselves? Computed, not assumed:
 
 # %%
 train_types = {m.structure_type for m in dataset.split("train", materials=True)}
@@ -536,6 +537,8 @@ for name, refs in (("Mg3(Sb1-xBix)2", mg_refs), ("Si1-xGex", [m for m in alloys 
     print(f"{name}: end-member structure type(s) (space group:Wyckoff letters) {present} "
           f"→ in the {len(train_types)} structure types of the training split: {any(present.values())}")
 print("structure types with space group 164 in training:", sorted(t for t in train_types if t.startswith("164:")))
+for formula in ("Mg3Sb2", "Mg3Bi2"):
+    print(f"{formula}: " + ", ".join(f"{m.prototype} in {m.split}" for m in dataset if m.formula == formula))
 
 # %% [markdown]
 # ### Why N-hot bends: the ReLU of a mixed embedding, and cross terms
@@ -580,11 +583,12 @@ save_figure(fig, "05_alloy_embedding_kinks")
 plt.show()
 
 # %% [markdown]
-# So the U is not physics: it is what a network trained only on one-hot corners does between them.
-# The table above also shows how it misleads. At intermediate x the N-hot W₁ against the labels is
-# *smaller* than the network's own error on the ordered supercells — not because N-hot is better,
-# but because the dip of the U happens to pull an over-predicted curve towards the labels:
-# **compensating errors**. The ⟨ω⟩ error of N-hot at every reference composition:
+# Whatever its shape, the bend is not physics: it is what a network trained only on one-hot corners
+# does between them. The table above holds a second trap. Compare, at intermediate x, the N-hot W₁
+# against the labels with the network's own error on the ordered supercells: a smaller N-hot W₁
+# would not mean that N-hot is better, because a bend can pull an over-predicted curve towards the
+# labels (**compensating errors**). The ⟨ω⟩ error of N-hot and of the ordered cells at every
+# reference composition settles it:
 
 # %%
 nhot_err = mg["table"]["⟨ω⟩ N-hot"] - mg["table"]["⟨ω⟩ label"]
@@ -632,7 +636,7 @@ plt.show()
 # ### The same for Si₁₋ₓGeₓ
 #
 # A second series with the same function: diamond-structure Si–Ge, references in the 8-atom cubic
-# cell, the N-hot cell is the 2-atom primitive cell. Here the end members' structure type *is* in
+# cell, the N-hot cell is the 2-atom primitive cell. The end members' structure type is in
 # training (the check above), and diamond Si and Ge *themselves* are in the dataset (their splits are
 # printed below): the W₁ of an end member in the training split is an in-sample error, and only the
 # intermediate ordered cells (space groups 166 and 95) test the model on crystals it never saw.
@@ -673,11 +677,12 @@ for name, study in (("Mg3(Sb1-xBix)2", mg), ("Si1-xGex", sige)):
 # %% [markdown]
 # What the numbers say, in general terms:
 #
-# - A W₁ closer to the labels is not evidence that N-hot "works": for Mg₃(Sb₁₋ₓBiₓ)₂ it comes from
-#   the dip of the U meeting an over-predicted curve. Check the *shape* of ⟨ω⟩(x) against the
-#   near-linear trend of the labels before trusting an N-hot prediction at intermediate x.
+# - A W₁ closer to the labels is not evidence that N-hot "works": compare the ⟨ω⟩ errors as well,
+#   and check the *shape* of ⟨ω⟩(x) against the near-linear trend of the labels before trusting an
+#   N-hot prediction at intermediate x.
 # - The bend is built into the architecture (ReLU of a mixed embedding, products of features and
-#   attributes); it can be convex (Mg₃(Sb₁₋ₓBiₓ)₂) or concave, and it is largest where the training
+#   attributes); it can sag below the straight line between the end members or bulge above it, and
+#   its size differs between series (compare the two departures printed above); it is largest where the training
 #   data have no example between the end members. For Si₁₋ₓGeₓ compare the *sign* of the two
 #   departures printed above: labels and N-hot need not even bow the same way.
 # - The N-hot cell describes an *average* site, so it cannot produce features of one specific
@@ -728,8 +733,9 @@ print(f"exit code: {exit_code}")
 # - Partially occupied sites become mass-weighted **N-hot** inputs: one primitive cell of
 #   Mg₃(Sb₁₋ₓBiₓ)₂ or Si₁₋ₓGeₓ predicts the DoS across x, compared with ordered supercells the network
 #   never saw. The predicted ⟨ω⟩(x) is not linear: the ReLU of a mixed embedding whose components
-#   change sign and the x(1−x) cross terms of the attribute tensor products bend it, here into a U
-#   the labels do not have. Agreement at intermediate x can be compensating errors.
+#   change sign and the x(1−x) cross terms of the attribute tensor products bend it, by an amount
+#   section 5 prints for each series; the labels do not bend that way. Agreement at intermediate x
+#   can be compensating errors.
 # - Partial-DoS scores of one checkpoint give no verdict under the series' 2σ rule (no seed
 #   spread), and the rule "the heaviest element vibrates lowest" is the yardstick to beat.
 # - `utils.predict` (Python) and `python -m utils.predict` (command line) do all of this for your own

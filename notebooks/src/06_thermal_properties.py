@@ -463,7 +463,8 @@ for i in examples:
 # > **Warning** This is an **order-of-magnitude** estimate, good to a factor of a few at best:
 # > (i) one mean free path ℓ for all phonons, chosen by hand — in reality ℓ ranges from
 # > nanometres to microns across the spectrum and falls with T; (ii) one Debye-averaged velocity,
-# > although optical phonons are slow and carry little heat while C_V counts them fully;
+# > although optical phonons are slow and carry little heat while C_V counts them with their full
+# > thermal weight;
 # > (iii) no Umklapp (phonon–phonon) scattering, which makes k ∝ 1/T in real crystals. A
 # > predictive k needs phonon lifetimes (third-order force constants and the Boltzmann
 # > transport equation), not just g(ω).
@@ -854,9 +855,10 @@ if pb is not None:
 #
 # ### When the formula does not apply
 #
-# A weakly coupled metal has a much smaller α². Take one tenth of the Pb value: for these metals
-# λ then falls below $\mu^*(1+0.62\lambda)$ and `utils.thermo` refuses to return a T_c, with a clear
-# message, rather than a negative or meaningless number.
+# A weakly coupled metal has a much smaller α². Take one tenth of the Pb value: for most of these
+# metals λ then falls below $\mu^*(1+0.62\lambda)$ (the count is printed) and `utils.thermo` refuses
+# to return a T_c, with a clear message, rather than a negative or meaningless number; where λ stays
+# just above the threshold, the T_c it returns is vanishingly small.
 
 # %%
 weak = alpha2 / 10
@@ -969,19 +971,20 @@ print(f"{n_refused} of {len(metals)} metals: no superconductivity predicted at �
 # </details>
 #
 # **5. A frequency-dependent α².** Replace the constant by α²(ω) ∝ ω (coupling that grows with
-# frequency), calibrated again on Pb's λ = 1.55. How do λ, ω_log and T_c of the examples change?
+# frequency), calibrated again on Pb's λ = 1.55. How do λ, ω_log and T_c of the metals of section 5
+# (`metals`) change?
 #
 # <details><summary>Solution</summary>
 #
 # With α² ∝ ω, λ = 2c∫g dω is the same for every material (g has unit area): the model loses the
 # "soft lattice → strong coupling" trend, and ω_log becomes the geometric mean frequency of g,
-# higher than before. Stiff materials now get the *highest* T_c: the coupling model, not g(ω),
+# higher than before. The stiffer metals now get the *highest* T_c: the coupling model, not g(ω),
 # decides the trend. Pass a callable to the `utils.thermo` functions:
 #
 # ```python
 # scale = lam_pb / th.eph_lambda(pb_freq, pb_dos, alpha2=lambda f: f)
 # coupling = lambda f: scale * f                               # cm⁻¹
-# for i in examples:
+# for i in metals:
 #     lam = th.eph_lambda(fine_freq, ds.fine_dos[i], coupling)
 #     wlog = th.omega_log_K(fine_freq, ds.fine_dos[i], coupling)
 #     print(ds[int(i)].formula, round(lam, 3), round(wlog, 1), th.allen_dynes_tc(wlog, lam, 0.1))
