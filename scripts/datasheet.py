@@ -400,7 +400,8 @@ def section_composition(f: Facts) -> list[str]:
                 "below ~600–700 cm⁻¹ (Waldron, Phys. Rev. 99, 1727, 1955), and the potential has no spin for a "
                 "crystal whose Mn²⁺ and Fe³⁺ are high-spin ferrimagnets (its lattice relaxes to "
                 f"a = {a_cubic:.2f} Å against 8.51 Å measured, Wyckoff's *Crystal Structures*). It is kept because it passes every rule (its weight above 1000 cm⁻¹ is below "
-                "the 5 % cut) and is listed here so that nobody reads its spectrum as a measurement.")
+                f"the {D.LIGHT_MODE_LIMIT:.0%} cut) and is listed here so that nobody reads its spectrum as a "
+                "measurement.")
         add("")
     add("![highest frequency](../figures/data_max_frequency.png)\n")
     add(f"**Splits.** {sizes['train']} train / {sizes['valid']} valid / {sizes['test']} test "

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from ..model import ModelConfig, PeriodicNetwork, count_parameters
-from ..spectra import dos_metrics
+from ..spectra import dos_metrics, wasserstein_cm1
 from ..train import TrainConfig, predict, split_graphs, train
 from .models import CompositionConfig, CompositionMLP, mean_dos_baseline
 from .pool import map_unordered
@@ -252,7 +252,6 @@ SCORED = ("test", "benchmark")   # the sets every run is scored on (the benchmar
 
 def _scores(freq, targets: dict, preds: dict) -> dict:
     """``{set: dos_metrics}`` for each scored set; the benchmark adds the median W₁ (its headline metric)."""
-    from ..spectra import wasserstein_cm1
     out = {}
     for name, target in targets.items():
         out[name] = dos_metrics(freq, target, preds[name])
