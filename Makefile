@@ -51,8 +51,8 @@ lab: $(STAMP) ## open JupyterLab on the notebooks
 train: $(STAMP) ## train the default model on the embedded data into a new folder runs/<date>-<time> (~7 min on 2 cores)
 	$(BIN)/python -m utils.train
 
-train-default: $(STAMP) ## (maintainers) retrain and REPLACE the shipped checkpoints/default (--force)
-	$(BIN)/python -m utils.train --out checkpoints/default --force
+train-default: $(STAMP) ## (maintainers) retrain and REPLACE the shipped ensemble checkpoints/default (--force; resumable)
+	$(BIN)/python -m utils.train --seeds 0 1 2 --out checkpoints/default --force
 
 labels: ## (optional, hours) label more materials with SevenNet + phonopy: needs .venv/bin/python -m pip install -e ".[datagen]"
 	$(BIN)/python -m utils.datagen label --calculator 7net-l3i5 --workers 2 --order yield $(LABEL_ARGS)

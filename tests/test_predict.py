@@ -15,6 +15,7 @@ import torch
 from ase.build import bulk
 from pymatgen.core import Lattice, Structure
 
+from utils.checkpoint import checkpoint_exists
 from utils import predict as P
 from utils.data import FINE_FREQ_CM1, FREQ_CM1
 from utils.graphs import GraphError, average_neighbors, structure_to_graph
@@ -277,7 +278,7 @@ def test_read_structure_falls_back_to_ase(tmp_path):
 
 
 def test_shipped_checkpoint_if_present():
-    if not (DEFAULT_CHECKPOINT / "model.pt").exists():
+    if not checkpoint_exists(DEFAULT_CHECKPOINT):
         pytest.skip("no shipped checkpoint (run `make train`)")
     try:
         model, meta = P.load_model()

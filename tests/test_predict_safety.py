@@ -18,6 +18,7 @@ import torch
 from ase import Atoms
 from ase.build import bulk
 
+from utils.checkpoint import checkpoint_exists
 from utils import predict as P
 from utils.graphs import average_neighbors, structure_to_graph
 from utils.model import ModelConfig, PeriodicNetwork
@@ -57,7 +58,7 @@ def _cif(path: Path, text: str) -> Path:
 
 
 # --------------------------------------------------------------------------------- 6. wrong length units
-@pytest.mark.skipif(not (DEFAULT_CHECKPOINT / "model.json").exists(), reason="no shipped checkpoint")
+@pytest.mark.skipif(not checkpoint_exists(DEFAULT_CHECKPOINT), reason="no shipped checkpoint")
 def test_a_cif_in_nm_is_flagged(tmp_path, capsys):
     import ase.io
 

@@ -1,7 +1,7 @@
 """Numbers that the README and the notebooks both state come from one results file and cannot drift.
 
-Single sources: the shipped checkpoint's ``checkpoints/default/model.json`` (training history and test
-metrics, printed by notebook 03) and ``data/experiments/baselines.json`` (README table). Notebook texts do not
+Single sources: the shipped checkpoint's ``checkpoints/default/ensemble.json`` and its members' ``model.json``
+(training histories and test metrics, printed by notebook 03) and ``data/experiments/baselines.json`` (README table). Notebook texts do not
 repeat measured run times (they point to the README), so those have one home.
 """
 import json
@@ -15,20 +15,38 @@ README = (ROOT / "README.md").read_text()
 SOURCES = {p.name: p.read_text() for p in sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))}   # not _template.py
 
 
+SHIPPED = ROOT / "checkpoints" / "default"
+
+
 @pytest.fixture(scope="module")
 def meta():
-    return json.loads((ROOT / "checkpoints" / "default" / "model.json").read_text())
+    """The shipped checkpoint's description: ``ensemble.json`` (the ensemble's metrics) or a single ``model.json``."""
+    ensemble = SHIPPED / "ensemble.json"
+    return json.loads((ensemble if ensemble.exists() else SHIPPED / "model.json").read_text())
 
 
-def test_best_epoch_and_training_time_match_checkpoint(meta):
-    hist = meta["history"]
-    best = hist["best_epoch"] + 1                  # history counts from 0; README and notebook 03 from 1
+@pytest.fixture(scope="module")
+def members(meta):
+    """The description of each network: an ensemble's members, or the one network."""
+    if "members" not in meta:
+        return [meta]
+    return [json.loads((SHIPPED / m["path"] / "model.json").read_text()) for m in meta["members"]]
+
+
+def test_best_epoch_and_training_time_match_checkpoint(members):
+    first = members[0]["history"]
+    best = first["best_epoch"] + 1                 # history counts from 0; README and notebook 03 from 1
     assert f"best validation loss came at epoch {best}, counting from 1" in README
     assert "epoch {best + 1}" in SOURCES["03_model_and_training.py"]   # notebook 03 prints the same count
-    seconds = round(hist["seconds"][-1])
-    assert len(re.findall(rf"\b{seconds} s\b", README)) >= 2, f"README must state the training time {seconds} s"
+    seconds = [round(m["history"]["seconds"][-1]) for m in members]
+    assert len(re.findall(rf"\b{seconds[0]} s\b", README)) >= 2, f"README must state the training time {seconds[0]} s"
+    for s in seconds[1:]:
+        assert re.search(rf"\b{s} s\b", README), f"README must state the members' training time {s} s"
+    if len(members) > 1:
+        others = [m["history"]["best_epoch"] + 1 for m in members[1:]]
+        assert f"best epochs {' and '.join(map(str, others))}" in " ".join(README.split())
     other = {int(x) for x in re.findall(r"\b(\d{3}) s measured", README)}
-    assert other <= {seconds}, f"README states training times {other}, checkpoint took {seconds} s"
+    assert other <= {seconds[0]}, f"README states training times {other}, checkpoint took {seconds[0]} s"
 
 
 def test_shipped_checkpoint_row_matches_metrics(meta):
@@ -78,11 +96,31 @@ def test_every_baseline_mse_is_in_readme():
         assert f"{stats['mse']['mean']:.4f}" in README, (method, stats["mse"]["mean"])
 
 
-def test_seed0_retrain_sentence_matches_results_file(meta):
+def test_seed0_retrain_sentence_matches_results_file(members):
     runs = json.loads((ROOT / "data" / "experiments" / "baselines.json").read_text())["runs"]
-    seed0, shipped = runs["e3nn/seed0"]["test"]["mse"], meta["metrics"]["test"]["mse"]
+    seed0, shipped = runs["e3nn/seed0"]["test"]["mse"], members[0]["metrics"]["test"]["mse"]
     if f"{seed0:.4f}" == f"{shipped:.4f}":      # seed 0 reproduces the checkpoint: no sentence about a difference
         assert "ends at test MSE" not in README
         return
     assert f"ends at test MSE {seed0:.4f}, not\n{shipped:.4f}" in README or \
         f"ends at test MSE {seed0:.4f}, not {shipped:.4f}" in README
+
+
+def test_ensemble_rows_match_results_file(meta):
+    """The README's rows for the ensembles of 2 and the shipped ensemble come from baselines.json's ``ensemble``."""
+    ens = json.loads((ROOT / "data" / "experiments" / "baselines.json").read_text()).get("ensemble")
+    if "members" not in meta:
+        assert ens is None or ens["seeds"] != meta.get("seeds")
+        return
+    assert ens["seeds"] == meta["seeds"]
+    assert abs(ens["all"]["test"]["mse"] - meta["metrics"]["test"]["mse"]) < 1e-9     # the same ensemble
+    p, b = ens["pairs"]["test"], ens["pairs"]["benchmark"]
+    row = next(line for line in README.splitlines() if line.startswith("| e3nn, ensembles of 2 seeds |"))
+    assert f"{p['mse']['mean']:.4f} ± {p['mse']['std']:.4f}" in row and f"{p['wasserstein_cm1']['mean']:.1f}" in row, row
+    row = next(line for line in README.splitlines() if line.startswith("| e3nn, ensembles of 2 seeds |")
+               and f"{b['mse']['mean']:.4f}" in line)
+    assert f"{b['median_wasserstein_cm1']['mean']:.1f} ± {b['median_wasserstein_cm1']['std']:.1f}" in row, row
+    for split, rows in ens["verdicts"].items():
+        for other in ("mean_dos", "composition"):
+            for metric, v in rows[other].items():
+                assert v["outcome"] == "held", (split, other, metric, v)   # what the README says below the tables

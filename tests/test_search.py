@@ -91,14 +91,26 @@ def test_readme_and_checkpoint_follow_the_stored_search():
     from pathlib import Path
     root = Path(__file__).resolve().parents[1]
     res = search.load_search()
-    meta = json.loads((root / "checkpoints" / "default" / "model.json").read_text())
+    shipped = root / "checkpoints" / "default"
+    ensemble = (shipped / "ensemble.json").exists()
+    assert ensemble == res["chosen_ensemble"], "the search decides whether the shipped model is an ensemble"
+    meta = json.loads((shipped / ("ensemble.json" if ensemble else "model.json")).read_text())
     assert res["experiment"]["dataset"]["sha256"] == meta["dataset"]["sha256"]
     model_changes, train_changes = search.VARIANTS[res["chosen"]]
     assert all(meta["model_config"][k] == v for k, v in model_changes.items())
     assert all(meta["train_config"][k] == v for k, v in train_changes.items())
+    if ensemble:                                                   # the ensemble of the search's seeds
+        assert meta["seeds"] == res["seeds"]
     readme = (root / "README.md").read_text()
     assert f"chosen: **{res['chosen']}**" in readme
     for name, row in res["summary"].items():
         line = next(x for x in readme.splitlines() if x.startswith(f"| {name} |"))
         assert f"{row['valid_mse']['mean']:.4f} ± {row['valid_mse']['std']:.4f}" in line, line
         assert row.get("vs_default", {}).get("outcome", "—") in line, line
+        pairs = row.get("ensemble_of_2_mse")
+        if pairs:
+            assert f"{pairs['mean']:.4f} ± {pairs['std']:.4f}" in line and f"{row['ensemble']['mse']:.4f}" in line, line
+            assert row["ensemble_of_2_vs_single"]["outcome"] in line, line
+    default = res["summary"]["default"]
+    assert (f"{default['ensemble_renormalized']['mse']:.4f} vs {default['ensemble']['mse']:.4f}" in readme) == \
+        (default["ensemble_renormalized"]["mse"] > default["ensemble"]["mse"])   # why the mean is not renormalized

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
+from utils.checkpoint import checkpoint_exists
 from utils.train import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,17 +71,22 @@ def test_help_shows_the_default_output():
     assert "runs/" in res.stdout and "--force" in res.stdout
 
 
+def _files(folder: Path) -> dict:
+    """Every file under ``folder`` (an ensemble's members included) → its bytes."""
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()} if folder.exists() else {}
+
+
 def test_training_without_out_never_touches_the_shipped_checkpoint(tmp_path, monkeypatch):
     """Without --out: a new folder under runs/, printed; --out checkpoints/default needs --force."""
     from utils import train as T
 
     assert getattr(T, "RUNS_DIR", None) == ROOT / "runs"
-    shipped = {p.name: p.read_bytes() for p in DEFAULT_CHECKPOINT.glob("*")} if DEFAULT_CHECKPOINT.exists() else {}
+    shipped = _files(DEFAULT_CHECKPOINT)
     monkeypatch.setattr(T, "RUNS_DIR", tmp_path / "runs", raising=False)   # keep the project's runs/ clean
     data = _data(tmp_path / "my.json")
     res = _train("--data", data)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert {p.name: p.read_bytes() for p in DEFAULT_CHECKPOINT.glob("*")} == shipped
+    assert _files(DEFAULT_CHECKPOINT) == shipped
     assert "checkpoint folder:" in res.stdout
     line = next(ln for ln in res.stdout.splitlines() if ln.startswith("checkpoint folder:"))
     out = Path(line.split(":", 1)[1].strip())
@@ -92,14 +98,17 @@ def test_training_without_out_never_touches_the_shipped_checkpoint(tmp_path, mon
     # the shipped folder is refused without --force, and nothing in it changed
     res = _train("--data", data, "--out", DEFAULT_CHECKPOINT)
     assert res.returncode == 2 and "shipped checkpoint" in res.stderr and "--force" in res.stderr
-    assert {p.name: p.read_bytes() for p in DEFAULT_CHECKPOINT.glob("*")} == shipped
+    for args in (("--out", DEFAULT_CHECKPOINT / "seed1"), ("--seeds", "0", "1", "--out", DEFAULT_CHECKPOINT)):
+        res = _train("--data", data, *args)                        # an ensemble member, the whole ensemble
+        assert res.returncode == 2 and "shipped checkpoint" in res.stderr and "--force" in res.stderr, res.stderr
+    assert _files(DEFAULT_CHECKPOINT) == shipped
 
 
 def test_make_train_writes_a_run_folder():
     makefile = (ROOT / "Makefile").read_text()
     train = makefile.split("\ntrain:", 1)[1].split("\n\n", 1)[0]
     assert "utils.train" in train and "checkpoints/default" not in train and "--force" not in train
-    assert "--out checkpoints/default --force" in makefile.split("\ntrain-default:", 1)[1].split("\n\n", 1)[0]
+    assert "--seeds 0 1 2 --out checkpoints/default --force" in makefile.split("\ntrain-default:", 1)[1].split("\n\n", 1)[0]
 
 
 # --------------------------------------------------------------------------- 3. one run per folder, resume
@@ -209,7 +218,7 @@ def test_edited_model_json_is_refused_and_old_ones_warn(tmp_path, capsys):
 
 
 def test_shipped_checkpoint_carries_the_integrity_record():
-    if not (DEFAULT_CHECKPOINT / "model.json").exists():
+    if not checkpoint_exists(DEFAULT_CHECKPOINT):
         pytest.skip("no shipped checkpoint")
     import warnings
     with warnings.catch_warnings():
@@ -268,28 +277,42 @@ def test_divergence_is_a_message_not_a_traceback(tmp_path):
 
 # ---------------------------------------------------------------------------- 11. stored metrics are current
 def test_rescore_refuses_the_shipped_checkpoint_without_force():
-    if not (DEFAULT_CHECKPOINT / "model.json").exists():
+    if not checkpoint_exists(DEFAULT_CHECKPOINT):
         pytest.skip("no shipped checkpoint")
     res = _train("--rescore", DEFAULT_CHECKPOINT)
     assert res.returncode == 2 and "shipped checkpoint" in res.stderr and "--force" in res.stderr, res.stderr
 
 
 def test_shipped_metrics_equal_a_fresh_rescore(tmp_path):
-    """model.json's metrics are what today's utils.spectra computes (e.g. C_V with the ω = 0 point): a metric
-    whose definition changed without `python -m utils.train --rescore checkpoints/default --force` fails here."""
-    if not (DEFAULT_CHECKPOINT / "model.json").exists():
+    """The stored metrics are what today's utils.spectra computes (e.g. C_V with the ω = 0 point): a metric whose
+    definition changed without rescoring (`--rescore DIR --force` for one network; for the shipped ensemble, each
+    member, then `--seeds 0 1 2 --out checkpoints/default --force`, which keeps the members) fails here."""
+    if not checkpoint_exists(DEFAULT_CHECKPOINT):
         pytest.skip("no shipped checkpoint")
     import shutil
 
-    from utils.train import rescore_checkpoint
+    from utils.checkpoint import ENSEMBLE_FILE, is_ensemble
+    from utils.train import fit_ensemble, rescore_checkpoint
     copy = tmp_path / "ck"
     shutil.copytree(DEFAULT_CHECKPOINT, copy)
-    stored = json.loads((copy / "model.json").read_text())
-    fresh = rescore_checkpoint(copy)
-    assert (copy / "model.pt").read_bytes() == (DEFAULT_CHECKPOINT / "model.pt").read_bytes()
-    _, meta = load_checkpoint(copy)                                  # integrity record rewritten, still valid
-    assert {k: v for k, v in meta.items() if k not in ("metrics", "meta_sha256")} == \
-        {k: v for k, v in stored.items() if k not in ("metrics", "meta_sha256")}
-    for split, values in fresh.items():
-        for name, value in values.items():
-            assert stored["metrics"][split][name] == pytest.approx(value, rel=1e-4, abs=1e-6), (split, name)
+    members = sorted(p.parent for p in copy.glob("seed*/model.json")) if is_ensemble(copy) else [copy]
+    for member in members:
+        stored = json.loads((member / "model.json").read_text())
+        fresh = rescore_checkpoint(member)
+        _, meta = load_checkpoint(member)                            # integrity record rewritten, still valid
+        assert {k: v for k, v in meta.items() if k not in ("metrics", "meta_sha256")} == \
+            {k: v for k, v in stored.items() if k not in ("metrics", "meta_sha256")}
+        for split, values in fresh.items():
+            for name, value in values.items():
+                assert stored["metrics"][split][name] == pytest.approx(value, rel=1e-4, abs=1e-6), (member, split, name)
+    if is_ensemble(copy):
+        stored = json.loads((copy / ENSEMBLE_FILE).read_text())
+        seeds = [m["seed"] for m in stored["members"]]
+        from utils.train import TrainConfig
+        fresh = fit_ensemble(copy, seeds, stored["dataset"]["version"], TrainConfig(**stored["train_config"]),
+                             force=True)                             # members kept (same settings), metrics anew
+        for split, values in fresh.items():
+            for name, value in values.items():
+                assert stored["metrics"][split][name] == pytest.approx(value, rel=1e-4, abs=1e-6), (split, name)
+    for a, b in zip(sorted(copy.rglob("model.pt")), sorted(DEFAULT_CHECKPOINT.rglob("model.pt"))):
+        assert a.read_bytes() == b.read_bytes()                      # weights untouched

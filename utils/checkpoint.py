@@ -7,6 +7,13 @@ JSON in canonical form, so an edited ``model.json`` is refused). Loading checks 
 Readers (``utils.predict``, the notebooks) import this module without the training loop; ``utils.train`` writes
 checkpoints through it and re-exports its names.
 
+An **ensemble** checkpoint is a folder with ``ensemble.json`` and one ordinary checkpoint per member in a
+sub-folder (``seed0/``, ``seed1/``, …). ``ensemble.json`` records each member's folder, seed and ``meta_sha256``
+(a replaced member is refused), the settings the members share (grid, encoding, dataset, r_max, training
+elements and geometry), the ensemble's metrics and its own ``meta_sha256``. :func:`load_checkpoint` reads both
+kinds; an ensemble loads as one :class:`utils.model.EnsembleNetwork`, its metadata has the members' under
+``meta["members_meta"]`` (added on loading, not stored).
+
 Example:
     >>> model, meta = load_checkpoint("checkpoints/default")          # doctest: +SKIP
     >>> meta["metrics"]["test"]["mse"]                                 # doctest: +SKIP
@@ -23,13 +30,17 @@ from pathlib import Path
 import torch
 
 from ._io import atomic_write_bytes, atomic_write_json
-from .model import ModelConfig, PeriodicNetwork
+from .model import EnsembleNetwork, ModelConfig, PeriodicNetwork
 
-__all__ = ["DEFAULT_CHECKPOINT", "FORMAT_VERSION", "ENCODING", "CheckpointError", "meta_sha256", "save_checkpoint",
-           "load_checkpoint", "atomic_torch_save"]
+__all__ = ["DEFAULT_CHECKPOINT", "FORMAT_VERSION", "ENCODING", "ENSEMBLE_FILE", "CheckpointError", "meta_sha256",
+           "save_checkpoint", "save_ensemble", "load_checkpoint", "checkpoint_exists", "is_ensemble",
+           "atomic_torch_save"]
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "default"
 FORMAT_VERSION = 1
+ENSEMBLE_FILE = "ensemble.json"
+# what the members of an ensemble must share (taken from the first member into ensemble.json)
+SHARED_KEYS = ("model_config", "encoding", "dataset", "freq_cm1", "train_elements", "train_geometry", "versions")
 # The node-feature encoding a checkpoint was trained with; a different one makes predictions meaningless.
 ENCODING = {"x": "mass_weighted_onehot", "node_attr": "occupancy_onehot", "n_elements": 118, "index": "Z-1",
             "masses": "ase.data.atomic_masses"}
@@ -51,13 +62,14 @@ def atomic_torch_save(obj, path: Path) -> None:
 
 
 def meta_sha256(meta: dict) -> str:
-    """sha256 of a checkpoint description in canonical JSON (sorted keys, no spaces), ``meta_sha256`` left out.
+    """sha256 of a checkpoint description in canonical JSON (sorted keys, no spaces), ``meta_sha256`` left out (and
+    an ensemble's ``members_meta``, which :func:`load_checkpoint` adds).
 
     Example:
         >>> meta_sha256({"b": 1, "a": [0.5]}) == meta_sha256({"a": [0.5], "b": 1, "meta_sha256": "x"})
         True
     """
-    body = {k: v for k, v in meta.items() if k != "meta_sha256"}
+    body = {k: v for k, v in meta.items() if k not in ("meta_sha256", "members_meta")}   # members_meta: added on loading
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
@@ -91,8 +103,100 @@ def save_checkpoint(directory, model, history: dict | None = None, train_config=
     return directory
 
 
+def checkpoint_exists(directory) -> bool:
+    """Whether ``directory`` holds a finished checkpoint: one network (``model.json``) or an ensemble."""
+    return (Path(directory) / "model.json").exists() or is_ensemble(directory)
+
+
+def is_ensemble(directory) -> bool:
+    """Whether ``directory`` holds an ensemble checkpoint (``ensemble.json``)."""
+    return (Path(directory) / ENSEMBLE_FILE).exists()
+
+
+def _read_description(path: Path, what: str) -> dict:
+    try:
+        meta = json.loads(path.read_text())
+        if not isinstance(meta, dict) or what not in meta:
+            raise ValueError(f"no {what}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path} is not a readable checkpoint description ({exc}); restore it with "
+                              "`git checkout -- checkpoints` or retrain with `make train`.") from None
+    return meta
+
+
+def save_ensemble(directory, member_dirs, metrics: dict | None = None, extra: dict | None = None) -> Path:
+    """Write ``ensemble.json`` for the member checkpoints in ``member_dirs`` (sub-folders of ``directory``).
+
+    Every member is loaded with all of :func:`load_checkpoint`'s checks and must share the settings of
+    ``SHARED_KEYS`` with the first. ``metrics`` are the ensemble's (``utils.train`` computes them).
+    """
+    directory = Path(directory)
+    members, shared = [], None
+    for member_dir in member_dirs:
+        member_dir = Path(member_dir)
+        try:
+            relative = member_dir.resolve().relative_to(directory.resolve())
+        except ValueError:
+            raise CheckpointError(f"ensemble member {member_dir} is not inside {directory}: members live in "
+                                  "sub-folders of the ensemble's folder") from None
+        _, meta = load_checkpoint(member_dir)
+        if is_ensemble(member_dir):
+            raise CheckpointError(f"{member_dir} is itself an ensemble; members are single networks")
+        common = {k: meta.get(k) for k in SHARED_KEYS}
+        if shared is None:
+            shared = common
+        else:
+            differ = [k for k in SHARED_KEYS if common[k] != shared[k] and k != "versions"]
+            if differ:
+                raise CheckpointError(f"ensemble member {member_dir} differs from the first member in {differ}: "
+                                      "members must be trained on the same data with the same model config")
+        members.append(dict(path=relative.as_posix(), seed=(meta.get("train_config") or {}).get("seed"),
+                            meta_sha256=meta["meta_sha256"]))
+    if not members:
+        raise CheckpointError("an ensemble needs at least one member checkpoint")
+    out = dict(format_version=FORMAT_VERSION, kind="ensemble", members=members, **shared)
+    if extra:
+        out.update(extra)
+    if metrics is not None:
+        out["metrics"] = metrics
+    out["meta_sha256"] = meta_sha256(out)
+    atomic_write_json(out, directory / ENSEMBLE_FILE, sort_keys=True)
+    return directory
+
+
+def _load_ensemble(directory: Path, dataset, map_location):
+    path = directory / ENSEMBLE_FILE
+    meta = _read_description(path, "members")
+    if meta.get("meta_sha256") != meta_sha256(meta):
+        raise CheckpointError(f"{path} was modified after it was written (its content no longer matches the "
+                              "meta_sha256 it records). Restore it (`git checkout -- checkpoints` for the shipped "
+                              "one) or re-assemble it with `python -m utils.train --seeds … --out DIR`.")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format {meta.get('format_version')} but this code reads "
+                              f"format {FORMAT_VERSION}; retrain with `make train`.")
+    networks, members_meta = [], []
+    for member in meta["members"]:
+        relative = Path(str(member.get("path", "")))
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+            raise CheckpointError(f"{path}: member path {member.get('path')!r} must be a sub-folder of {directory}")
+        network, member_meta = load_checkpoint(directory / relative, dataset=dataset, map_location=map_location)
+        if member_meta.get("meta_sha256") != member.get("meta_sha256"):
+            raise CheckpointError(f"{directory / relative} is not the member {path} was assembled from (its "
+                                  "meta_sha256 differs): restore it, or re-assemble the ensemble.")
+        differ = [k for k in SHARED_KEYS if k != "versions" and member_meta.get(k) != meta.get(k)]
+        if differ:
+            raise CheckpointError(f"{directory / relative}: {differ} differ from {path}; re-assemble the ensemble.")
+        networks.append(network)
+        members_meta.append(member_meta)
+    meta = dict(meta, members_meta=members_meta)
+    return EnsembleNetwork(networks).eval(), meta
+
+
 def load_checkpoint(directory=DEFAULT_CHECKPOINT, dataset=None, map_location="cpu"):
     """Load a checkpoint folder → (model in eval mode, metadata dict).
+
+    A folder with ``ensemble.json`` loads as an :class:`utils.model.EnsembleNetwork` of its members (each checked
+    as below; see the module docstring).
 
     Checks the description's own sha256 (``meta_sha256``: an edited ``model.json`` is refused; a checkpoint
     written before it existed loads with a ``UserWarning``), the weights' sha256, the node-feature encoding,
@@ -100,9 +204,11 @@ def load_checkpoint(directory=DEFAULT_CHECKPOINT, dataset=None, map_location="cp
     Raises ``CheckpointError`` naming the mismatch and what to do.
     """
     directory = Path(directory)
+    if is_ensemble(directory):
+        return _load_ensemble(directory, dataset, map_location)
     weights, meta_path = directory / "model.pt", directory / "model.json"
     if not weights.exists() or not meta_path.exists():
-        raise CheckpointError(f"no checkpoint in {directory}: expected model.pt and model.json there. "
+        raise CheckpointError(f"no checkpoint in {directory}: expected model.pt and model.json (or, for an ensemble, ensemble.json) there. "
                               "Run `make train` (or `python -m utils.train --out DIR`) to create one.")
     try:
         meta = json.loads(meta_path.read_text())

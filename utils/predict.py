@@ -4,7 +4,8 @@ The network of :mod:`utils.model` only ever saw *total* DoS, yet it builds the t
 per-atom outputs. Summing those per-atom outputs by element gives a **partial DoS** that adds up to
 the total exactly (notebook 05):
 
-    g(ω)   = (1/N) Σ_a g_a(ω) / max            (the network's output, max = 1)
+    g(ω)   = (1/N) Σ_a g_a(ω) / max            (the network's output, max = 1; the shipped ensemble's is the
+                                                 mean of three networks' g and g_a, max ≤ 1)
     g_E(ω) = (1/N) Σ_a occ_a(E) g_a(ω) / max    (occ_a(E) = 1 if atom a is an E atom; its occupancy
                                                  on a partially occupied, "N-hot", site)
     Σ_E g_E(ω) = g(ω)

@@ -78,10 +78,15 @@ TRAIN = info["train"]  # this notebook never trains; it reads whatever checkpoin
 #
 # `model(graph, return_features=True)` returns, next to the DoS, a list of `NodeFeatures`
 # (name, irreps, features) for every stage of the same forward pass.
+#
+# The shipped checkpoint is an ensemble of three networks whose predictions are averaged
+# (notebook 03 §9). Features belong to one network (each learned its own channels), so this
+# notebook looks inside the first, seed 0: `model.members[0]`.
 
 # %%
 dataset = load_dataset()
-model, meta = load_checkpoint(dataset=dataset)   # checks that the checkpoint was trained on this dataset
+shipped, meta = load_checkpoint(dataset=dataset)  # checks that the checkpoint was trained on this dataset
+model = shipped.members[0] if hasattr(shipped, "members") else shipped   # one network of the ensemble
 R_MAX = model.config.r_max                       # Å, the cutoff the network was trained with
 
 

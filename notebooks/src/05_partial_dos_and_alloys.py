@@ -70,6 +70,11 @@ FAST = info["fast"]  # nothing is trained in this notebook: FAST and full run th
 # | $M$ | the maximum over ω of $\frac1N\sum_a g_a$, so that $\max_\omega g = 1$ (max-normalized) |
 # | $g_E(\omega)$ | the **partial DoS** of element $E$: the same sum restricted to the atoms of $E$ |
 #
+# The shipped checkpoint is an ensemble of three such networks (notebook 03 §9): its $g$ and its
+# per-atom outputs are the means of the three networks' (each with its own $M$), so the sum rule
+# $\sum_E g_E = g$ holds for it exactly too; its $g$ peaks at ≤ 1 where the networks disagree on a
+# peak's position.
+#
 # The loss only ever compared $g$ with the total DoS label. Nothing told the network that $g_a$
 # should describe how atom $a$ vibrates: any redistribution of the output among the atoms that keeps
 # the mean gives the same loss. Whether the by-element split is *physical* is therefore a question
@@ -455,7 +460,7 @@ for ax, ref, ordered, i in zip(axes, mg_refs, mg["ordered"], mg["at_ref"]):
     ax.set_title(f"x = {ref.x:.2f}", fontsize=10)
     ax.set_xlim(0, 500)
     ax.set_xlabel(r"$\omega$ (cm$^{-1}$)")
-axes[0].set_ylabel(r"$g(\omega)$ (max = 1)")
+axes[0].set_ylabel(r"$g(\omega)$ (max-normalized)")
 fig.suptitle(r"Mg$_3$(Sb$_{1-x}$Bi$_x$)$_2$: one N-hot primitive cell vs ordered 2×1×1 supercells")
 fig.tight_layout(rect=(0, 0.08, 1, 1))
 fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=9)
@@ -612,7 +617,7 @@ def show_composition(x=0.5):
     ax.fill_between(FREQ_CM1, 0, ref.dos, color="0.8", lw=0, label=f"label, ordered x = {ref.x:.2f}")
     ax.plot(FREQ_CM1, mg["nhot"][i]["dos"], color=PALETTE["prediction"], lw=2,
             label=f"N-hot, x = {mg['xs'][i]:.3f}")
-    ax.set(xlim=(0, 500), ylim=(0, 1.05), xlabel=FREQ_LABEL, ylabel=r"$g(\omega)$ (max = 1)")
+    ax.set(xlim=(0, 500), ylim=(0, 1.05), xlabel=FREQ_LABEL, ylabel=r"$g(\omega)$ (max-normalized)")
     ax.legend(fontsize=8)
     plt.show()
 
@@ -628,7 +633,7 @@ for x, r, color in zip(mg["xs"][::4], mg["nhot"][::4], colors[::4]):
     ax.plot(FREQ_CM1, r["dos"], color=color, lw=1.3)
 mappable = plt.cm.ScalarMappable(cmap="viridis", norm=plt.Normalize(0, 1))
 fig.colorbar(mappable, ax=ax, label="x (Bi fraction)")
-ax.set(xlim=(0, 500), ylim=(0, 1.05), xlabel=FREQ_LABEL, ylabel=r"$g(\omega)$ (max = 1)",
+ax.set(xlim=(0, 500), ylim=(0, 1.05), xlabel=FREQ_LABEL, ylabel=r"$g(\omega)$ (max-normalized)",
        title="N-hot predictions, x = 0 … 1 (the slider, static)")
 plt.show()
 

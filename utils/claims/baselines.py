@@ -18,6 +18,13 @@ Where the dataset has a known-crystal benchmark split (v2 on), every run is scor
 and the median W₁ (``runs[…]["benchmark"]``, ``summary_benchmark``), and ``verdicts`` states for both sets whether the
 e3nn model beats each simpler method by the series' 2σ rule (:func:`utils.claims.stats.verdict`).
 
+**The shipped ensemble.** The shipped checkpoint is the mean of the e3nn networks of seeds 0, 1, 2
+(:class:`utils.model.EnsembleNetwork`), the same networks as this file's ``e3nn`` runs (checked: same seeds, same
+test metrics). :func:`score_ensemble` scores it on both sets (``ensemble["all"]``) and, to have a spread for the
+2σ rule, every ensemble of 2 of its members (``ensemble["pairs"]``: mean ± std over the 3 pairs);
+``ensemble["verdicts"]`` compares the ensembles of 2 with each simpler method (an ensemble of all three is expected
+to do at least as well as one of two, and does on both sets here).
+
 :func:`run_baselines` trains every (method, seed) pair, writes the results to a JSON file after each run
 (atomically) and skips the runs already there, so an interrupted run continues where it stopped.
 
@@ -33,6 +40,7 @@ Command line: ``python -m utils.claims baselines --seeds 0 1 2 --epochs 60``.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -46,11 +54,11 @@ from ..train import TrainConfig, predict, split_graphs, train
 from .models import CompositionConfig, CompositionMLP, mean_dos_baseline
 from .pool import map_unordered
 from .results import ResultsFile, read_results
-from .stats import verdict
+from .stats import mean_std, verdict
 
 __all__ = [
     "METHODS", "METRICS", "DEFAULT_OUT", "BaselineError", "run_baselines", "load_baselines", "summarize",
-    "format_table",
+    "format_table", "score_ensemble", "format_ensemble",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -296,3 +304,73 @@ def _refresh_summary(results: dict) -> None:
     if any("benchmark" in r for r in results["runs"].values()):
         results["summary_benchmark"] = summarize(results["runs"], "benchmark")
     results["verdicts"] = verdicts(results)
+
+
+# -------------------------------------------------------------------------------------- the shipped ensemble
+def score_ensemble(results: dict, dataset, checkpoint=None) -> dict | None:
+    """Score an ensemble checkpoint (default: the shipped one) whose members are this results file's ``e3nn`` runs:
+    the ensemble of all members and every ensemble of 2, on the test split and the benchmark, with 2σ verdicts of
+    the ensembles of 2 against each simpler method. Returns the ``ensemble`` entry (also stored in ``results``), or
+    None when the checkpoint is a single network.
+
+    Raises ``BaselineError`` when a member is not the e3nn run of its seed in ``results`` (other data or budget).
+    """
+    from ..checkpoint import DEFAULT_CHECKPOINT, is_ensemble, load_checkpoint
+    from ..train import graphs_from_dataset
+
+    checkpoint = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
+    if not is_ensemble(checkpoint):
+        return None
+    model, meta = load_checkpoint(checkpoint, dataset=dataset)        # same dataset version and sha256
+    seeds = [m["train_config"]["seed"] for m in meta["members_meta"]]
+    for seed, member in zip(seeds, meta["members_meta"]):
+        run = results["runs"].get(f"e3nn/seed{seed}")
+        if run is None or not np.isclose(run["test"]["mse"], member["metrics"]["test"]["mse"], rtol=0, atol=1e-9):
+            raise BaselineError(f"{checkpoint}: member seed {seed} is not the e3nn/seed{seed} run of these baselines "
+                                "(other data, budget or code): rerun the baselines (python -m utils.claims baselines "
+                                "--restart) or retrain the ensemble with the same settings")
+    freq = np.asarray(dataset.freq_cm1, float)
+    graphs = {name: graphs_from_dataset(dataset, dataset.split(name), float(model.config.r_max))
+              for name in SCORED if len(dataset.split(name))}
+    targets = {name: np.stack([g.y[0].numpy() for g in gs]) for name, gs in graphs.items()}
+    preds = {name: [predict(member, gs) for member in model.members] for name, gs in graphs.items()}
+
+    def scores(members) -> dict:
+        return _scores(freq, targets, {name: np.mean([p[m] for m in members], axis=0) for name, p in preds.items()})
+
+    every = scores(range(len(seeds)))
+    pair_scores = [scores(pair) for pair in itertools.combinations(range(len(seeds)), 2)]
+    pairs = {name: {metric: mean_std(s[name][metric] for s in pair_scores) for metric in every[name] if metric != "n"}
+             for name in every}
+    summaries = {"test": results.get("summary") or {}, "benchmark": results.get("summary_benchmark") or {}}
+    out_verdicts: dict = {}
+    for split in pairs:
+        w = "median_wasserstein_cm1" if split == "benchmark" else "wasserstein_cm1"
+        for other in ("mean_dos", "composition", "e3nn_lmax0", "e3nn"):
+            if other in summaries[split]:
+                for metric in ("mse", w):
+                    ref = summaries[split][other][metric]
+                    ref = dict(ref, n=max(ref["n"], 2))                  # mean DoS: exact, no spread
+                    out_verdicts.setdefault(split, {}).setdefault(other, {})[metric] = verdict(pairs[split][metric], ref)
+    entry = dict(checkpoint=checkpoint.name, seeds=seeds, all=every, pairs=pairs, verdicts=out_verdicts)
+    results["ensemble"] = entry
+    return entry
+
+
+def format_ensemble(results: dict) -> str:
+    """The ``ensemble`` entry as text: the ensemble of all members and the ensembles of 2, on both sets, and the
+    verdicts of the ensembles of 2 against each single method."""
+    ens = results.get("ensemble")
+    if not ens:
+        return ""
+    lines = []
+    for split in ens["all"]:
+        w = "median_wasserstein_cm1" if split == "benchmark" else "wasserstein_cm1"
+        a, p = ens["all"][split], ens["pairs"][split]
+        lines.append(f"{split}: ensemble of {len(ens['seeds'])} (seeds {ens['seeds']}) MSE {a['mse']:.4f}, "
+                     f"{'median ' if split == 'benchmark' else ''}W₁ {a[w]:.1f} cm⁻¹; ensembles of 2: MSE "
+                     f"{p['mse']['mean']:.4f} ± {p['mse']['std']:.4f}, W₁ {p[w]['mean']:.1f} ± {p[w]['std']:.1f} cm⁻¹")
+        for other, by_metric in ens["verdicts"].get(split, {}).items():
+            lines.append(f"  ensembles of 2 lower than {other}? " + ", ".join(
+                f"{m} {v['outcome']} (Δ {v['diff']:.4g}, 2σ {2 * v['sigma']:.2g})" for m, v in by_metric.items()))
+    return "\n".join(lines)
