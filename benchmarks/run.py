@@ -203,10 +203,15 @@ def _tiny_crystals():
 
 
 def shipped_configuration() -> dict:
-    """Model and training configuration, training time and dataset of checkpoints/default (its model.json)."""
+    """Model and training configuration, training time and dataset of one network of checkpoints/default (its
+    model.json; for the shipped ensemble, that of its first member: every member has the same configuration)."""
+    from utils.checkpoint import ENSEMBLE_FILE, is_ensemble
     from utils.train import DEFAULT_CHECKPOINT
 
-    meta = json.loads((DEFAULT_CHECKPOINT / "model.json").read_text())
+    folder = DEFAULT_CHECKPOINT
+    if is_ensemble(folder):
+        folder = folder / json.loads((folder / ENSEMBLE_FILE).read_text())["members"][0]["path"]
+    meta = json.loads((folder / "model.json").read_text())
     model_config = {k: v for k, v in meta["model_config"].items() if k != "num_neighbors"}
     seconds = meta.get("history", {}).get("seconds") or [None]
     return dict(model_config=model_config, train_config=meta.get("train_config", {}), train_seconds=seconds[-1],
@@ -2055,7 +2060,7 @@ def main(argv=None) -> int:
     p.add_argument("--slice", type=float, default=None, help="seconds per variant per round (default 2)")
     p.add_argument("--race-seconds", type=float, default=None,
                    help="training wall time per variant and seed (default: the shipped model's training time, "
-                        "from checkpoints/default/model.json)")
+                        "from checkpoints/default's first network)")
     p.add_argument("--race-seeds", type=int, default=3, help="seeds per race variant (default 3)")
     p.add_argument("--race-variants", default="original,default",
                    help="race entrants, from original,default,b32,b64 (the first two are the target's; the batch "

@@ -629,6 +629,8 @@ assert train_loss[-1] < valid_loss[-1]
 #   networks of ≈ 0.35 M weights).
 # - **More, or more varied, data**: the learning curves of notebook 07 show the test error falling
 #   with the training-set size.
+# - **Averaging several networks** (an *ensemble*, each trained with its own seed): what one
+#   network memorizes depends on its seed, so part of it cancels in the mean.
 #
 # The values of these knobs are *hyper-parameters*: choose them on the validation split, never on
 # the test split. Whichever values the loaded checkpoint used are printed above from its own
@@ -745,7 +747,7 @@ assert np.isclose(np.mean(np.abs(cv_pred - cv_true) / cv_true) * 100, metrics["c
 # a few crystals dominate a mean W₁, the benchmark's headline number is the **median** W₁.
 
 # %%
-from utils.claims.known import load_benchmark_results
+from utils.claims.known import TARGETS, load_benchmark_results
 
 bench = load_benchmark_results()
 assert bench["dataset"]["sha256"] == dataset.sha256                # the shipped network's own dataset
@@ -765,6 +767,9 @@ print(f"scored members whose composition is in the training split: {n_seen}")
 w_of = {r["formula"]: r["wasserstein_cm1"] for r in bench["rows"] if r["named"]}
 print("classics, W₁ (cm⁻¹): " + ", ".join(f"{f} {w:.0f}" for f, w in sorted(w_of.items(), key=lambda x: -x[1])))
 bench_all, test_row, floor = bench["network"]["all"], bench["test_split"], bench["mean_training_dos"]["all"]
+for key, label, unit in (("median_wasserstein_cm1", "median W₁", " cm⁻¹"), ("mse", "mean MSE", "")):
+    print(f"target {label} ≤ {TARGETS[key]:g}{unit}: {bench_all[key]:.4g}{unit}, "
+          f"{'met' if bench_all[key] <= TARGETS[key] else 'missed'}")
 # what the text below says
 assert n_seen == 0                                                # no benchmark composition was trained on
 assert bench_all["median_wasserstein_cm1"] < 0.5 * floor["median_wasserstein_cm1"] and bench_all["mse"] < floor["mse"]
@@ -979,6 +984,9 @@ print(f"our labels: {dataset.meta['labeller']} + phonopy; {len(dataset)} materia
 #   keeping the best-validation weights. Judge it on held-out data with several metrics — MSE,
 #   W₁ (cm⁻¹), C_V — and against baselines trained with the same budget.
 # - Published metrics use other labels, materials and splits: compare orders of magnitude only.
+# - Against overfitting, the search found no single change that beats the default by 2σ, but
+#   averaging networks trained with different seeds does: the shipped model is such an ensemble of
+#   three; §11 prints how it does against the known-crystal targets.
 #
 # ## Exercises
 #

@@ -556,15 +556,18 @@ for formula in ("Mg3Sb2", "Mg3Bi2"):
 # tensor product of every convolution multiplies features by attributes, $\sum_{ij} w_{ij}\, h_i(x)\,
 # a_j(x)$: two functions that are each linear in x give terms in $x^2$ and $x(1-x)$, a curvature of
 # either sign. Training saw only the one-hot corners (x = 0 or 1 on every site), so nothing fixed the
-# response in between. The pre-activations of the mixed site, taken from the network:
+# response in between. The pre-activations of the mixed site, taken from one network (the first of
+# the shipped ensemble's three; each has its own embedding, and the ensemble averages three such
+# bent responses):
 
 # %%
+net = model.members[0] if hasattr(model, "members") else model      # one network of the ensemble
 pre = {"input": [], "attribute": []}
 for x in mg["xs"]:
     g = structure_to_graph(P.virtual_crystal(end_a, end_b, x))
     with torch.no_grad():
-        pre["input"].append(model.em(g.x[mixed_index : mixed_index + 1].to(model.em.weight.dtype))[0].numpy())
-        pre["attribute"].append(model.em(g.node_attr[mixed_index : mixed_index + 1].to(model.em.weight.dtype))[0].numpy())
+        pre["input"].append(net.em(g.x[mixed_index : mixed_index + 1].to(net.em.weight.dtype))[0].numpy())
+        pre["attribute"].append(net.em(g.node_attr[mixed_index : mixed_index + 1].to(net.em.weight.dtype))[0].numpy())
 pre = {k: np.array(v) for k, v in pre.items()}                      # (n_x, em_dim) each
 flips = {k: np.flatnonzero(np.sign(v[0]) != np.sign(v[-1])) for k, v in pre.items()}
 for k, v in pre.items():
