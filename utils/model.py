@@ -609,8 +609,8 @@ class EnsembleNetwork(nn.Module):
     The mean is **not** normalized to maximum 1 again: where the members put a peak at slightly different
     frequencies its maximum is below 1, a lower, broader peak that expresses their disagreement. Normalizing it
     again validated worse in the search (the ``ensemble_renormalized`` column of ``search.json``), so the plain
-    mean is kept; quantities computed from the DoS (C_V, ⟨ω⟩, …) normalize it to 3N modes anyway.
-    so partial DoS (notebook 05) still add up to the total. Intermediate features belong to one network: look
+    mean is kept; quantities computed from the DoS (C_V, ⟨ω⟩, …) normalize it to 3N modes anyway. Partial DoS
+    (notebook 05) still add up to the total. Intermediate features belong to one network: look
     inside a member, ``ensemble.members[0](graph, return_features=True)`` (notebook 04).
 
     Example::

@@ -516,10 +516,11 @@ assert torch.allclose(out_p, out_s, atol=1e-5) and torch.allclose(out_p, out_r, 
 # `TRAIN=1`, the network this notebook has just trained.
 #
 # The shipped checkpoint is an **ensemble**: three networks of the same configuration, trained with
-# seeds 0, 1 and 2 (`python -m utils.train --seeds 0 1 2`), whose predictions are averaged and
-# normalized to maximum 1 again (`utils.model.EnsembleNetwork`; why, from the search: §10). It loads
-# and predicts like one network; `model.members` holds the three, and the training history below
-# is that of each member.
+# seeds 0, 1 and 2 (`python -m utils.train --seeds 0 1 2`), whose predictions are averaged
+# (`utils.model.EnsembleNetwork`; why, from the search: §10). The plain mean is kept, so a predicted
+# maximum can be below 1 where the networks disagree on a peak (renormalizing validated worse, §10).
+# It loads and predicts like one network; `model.members` holds the three. The history printed
+# below is that of the first network (seed 0); §10 draws the others too.
 
 # %%
 checkpoint = DEFAULT_CHECKPOINT                                  # the shipped model
@@ -611,8 +612,8 @@ print(f"regularization of this run: weight decay λ = {train_cfg['weight_decay']
 assert train_loss[-1] < valid_loss[-1]
 
 # %% [markdown]
-# After the validation loss flattens, training keeps driving the *training* loss down by orders of
-# magnitude while the validation loss barely moves: the network is **memorizing** the training
+# After the validation loss flattens, training keeps driving the *training* loss down by more than
+# an order of magnitude (the ratio printed above) while the validation loss barely moves: the network is **memorizing** the training
 # spectra — their noise, their broadening artefacts, which element sits in which structure type —
 # instead of learning a rule that transfers. That is **overfitting**, and the ratio printed above is
 # its size. With more weights than target numbers (both printed above) the network can fit the
@@ -664,7 +665,7 @@ shipped_cfg = meta["model_config"]
 assert all(shipped_cfg[k] == v for k, v in model_changes.items()) and all(train_cfg[k] == v for k, v in train_changes.items()), \
     "the shipped checkpoint does not use the chosen variant"
 chosen = search["summary"][search["chosen"]]
-print(f"\nchosen: {search['chosen']}; its ensembles of 2 vs one network: "
+print(f"its ensembles of 2 vs one network: "
       f"{chosen['ensemble_of_2_vs_single']['outcome']} → shipped as an ensemble: {search['chosen_ensemble']}")
 print(f"its ensemble of 3: valid MSE {chosen['ensemble']['mse']:.4f} "
       f"({1 - chosen['ensemble']['mse'] / chosen['valid_mse']['mean']:.0%} below one network); normalized to "
@@ -699,7 +700,7 @@ print(f"MSE {metrics['mse']:.4f} | MAE {metrics['mae']:.4f} | R² {metrics['r2']
       f"W₁ {metrics['wasserstein_cm1']:.1f} cm⁻¹ | ΔC_V(300 K) {metrics['cv300_rel_error_pct']:.2f} %")
 if "metrics" in meta:                                            # written by fit_default at the end
     assert abs(meta["metrics"]["test"]["mse"] - metrics["mse"]) < 1e-5
-assert (prediction.max(axis=1) <= 1 + 1e-5).all() and (prediction >= 0).all()   # one network: max exactly 1
+assert (prediction.max(axis=1) <= 1 + 1e-5).all() and (prediction >= 0).all()   # ensemble mean: max ≤ 1 (each network's: 1)
 
 # %% [markdown]
 # The original tutorial's figure: test crystals sorted by their error into quartiles, Q1 (best
@@ -742,7 +743,7 @@ assert np.isclose(np.mean(np.abs(cv_pred - cv_true) / cv_true) * 100, metrics["c
 # split keeps the members whose label is dynamically stable with the potential (cubic BaTiO₃, for
 # one, is not: its soft mode is real at 0 K), and **every polymorph of a member's composition is
 # kept out of training and validation**, so the network has never seen any of these compositions.
-# `python -m utils.claims benchmark` scores the shipped network on it end to end, from the relaxed
+# `python -m utils.claims benchmark` scores the shipped model (the three-network ensemble) on it end to end, from the relaxed
 # structures, and stores the result in `data/experiments/benchmark_known.json`. Since the errors of
 # a few crystals dominate a mean W₁, the benchmark's headline number is the **median** W₁.
 
@@ -750,8 +751,8 @@ assert np.isclose(np.mean(np.abs(cv_pred - cv_true) / cv_true) * 100, metrics["c
 from utils.claims.known import TARGETS, load_benchmark_results
 
 bench = load_benchmark_results()
-assert bench["dataset"]["sha256"] == dataset.sha256                # the shipped network's own dataset
-assert abs(bench["test_split"]["mse"] - metrics["mse"]) < 1e-5   # the same network and test split as above
+assert bench["dataset"]["sha256"] == dataset.sha256                # the shipped model's own dataset
+assert abs(bench["test_split"]["mse"] - metrics["mse"]) < 1e-5   # the same model and test split as above
 rows = [("random test split", bench["test_split"]),
         ("benchmark: all scored", bench["network"]["all"]),
         ("  the named classics (scored ones)", bench["network"]["named"]),
@@ -958,7 +959,7 @@ for row, values in [*PUBLISHED.items(), (f"this series ({dataset.version}, n_tes
 #   error against experiment.
 # - **Different materials and split.** Their ≈1,500 Materials Project crystals and random split vs
 #   our embedded set and element-balanced split; the test sets differ in size and difficulty (a
-#   test set of one to two hundred crystals still has a sizeable sampling error).
+#   test set of a few hundred crystals, 282 here, still has a sizeable sampling error).
 # - **Different definitions.** R² may be averaged per crystal or pooled over all points (ours is
 #   pooled); their C_V error is an absolute MAE in J K⁻¹ mol⁻¹ (the table does not say per mole
 #   of what; ours is per mole of atoms), while `dos_metrics` reports a relative error.
@@ -974,7 +975,7 @@ print(f"our labels: {dataset.meta['labeller']} + phonopy; {len(dataset)} materia
 #
 # - The network is **embedding → (convolution → Gate) × 2 → convolution → ReLU → mean over atoms
 #   → divide by the maximum**; we built each block and checked that together they are
-#   `PeriodicNetwork`.
+#   `PeriodicNetwork`. The shipped model averages three such networks (maximum ≤ 1).
 # - Equivariance comes from the ingredients: scalar-only embedding, spherical harmonics of the
 #   edges, tensor products with radial weights (a function of |r| only), and a Gate that rescales
 #   vectors by invariant scalars. The selection rules decide which irreps a layer can carry.

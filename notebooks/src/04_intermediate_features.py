@@ -770,7 +770,7 @@ assert rho_pc1 > 0.5
 # The embedding sees only the composition (and the masses), which already says a lot about
 # $\omega_\text{max} \sim \sqrt{k/m}$ — but it cannot tell two structures of the same composition
 # apart, nor see bond lengths, i.e. stiffness. The message-passing layers add both, and with the
-# shipped checkpoint the gap is usually smallest for the last hidden layer.
+# first network of the shipped ensemble the gap is usually smallest for the last hidden layer.
 #
 # ```python
 # def pooled_scalars(stage_name):

@@ -60,18 +60,19 @@ TRAIN = info["train"]  # ignored here: every prediction comes from the shipped c
 # All of them are implemented, with units and tests, in `utils.thermo`; here we derive each one
 # once by hand and then use the module. Symbols follow the shared [glossary](glossary.md).
 #
-# We need three things: the dataset, the shipped network, and its predictions for materials it
+# We need three things: the dataset, the shipped model (an ensemble of three networks whose
+# predictions are averaged, notebook 03 §9), and its predictions for materials it
 # never trained on (the validation, test and known-crystal benchmark splits).
 
 # %%
 ds = load_dataset()
-model, meta = load_checkpoint(dataset=ds)    # the shipped network, trained on this dataset version
+model, meta = load_checkpoint(dataset=ds)    # the shipped model, trained on this dataset version
 fine_freq, coarse_freq = ds.fine_freq_cm1, ds.freq_cm1   # (1001,) and (51,), cm⁻¹
 test_idx = ds.split("test")
 held_out = np.sort(np.concatenate([ds.split(s) for s in ("valid", "test", "benchmark")]))   # no gradient steps on them
 print(ds)
 print(f"labelled fine DoS: {fine_freq.size} points, 0–{fine_freq[-1]:.0f} cm⁻¹, ∫g = 3N modes per cell")
-print(f"network output:    {coarse_freq.size} points, 0–{coarse_freq[-1]:.0f} cm⁻¹, max-normalized")
+print(f"network output:    {coarse_freq.size} points, 0–{coarse_freq[-1]:.0f} cm⁻¹, max-normalized (the ensemble mean: max ≤ 1)")
 
 # %% [markdown]
 # The network returns the 51-point, max-normalized DoS it was trained on. Only the **shape** of g
