@@ -60,6 +60,7 @@ def test_members_of_an_ensemble_must_share_one_config():
 
 @pytest.fixture(scope="module")
 def ensemble_dir(tmp_path_factory):
+    """Two seeds of the default network, 1 epoch each on 6 small crystals (≈ 15 s)."""
     tmp = tmp_path_factory.mktemp("ensemble")
     data = _user_json(tmp / "my.json")
     out = tmp / "ens"
@@ -109,6 +110,12 @@ def test_a_replaced_member_or_an_edited_ensemble_is_refused(ensemble_dir, tmp_pa
     (copy / ENSEMBLE_FILE).write_text(json.dumps(edited))
     with pytest.raises(CheckpointError, match="sub-folder"):
         load_checkpoint(copy)
+    for members in ([], ["seed0"]):                                 # malformed member lists: a clear error
+        broken = dict(meta, members=members)
+        broken["meta_sha256"] = meta_sha256(broken)
+        (copy / ENSEMBLE_FILE).write_text(json.dumps(broken))
+        with pytest.raises(CheckpointError, match="non-empty list"):
+            load_checkpoint(copy)
     meta["seeds"] = [5, 6]                                           # edited without a new integrity record
     (copy / ENSEMBLE_FILE).write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="modified after it was written"):

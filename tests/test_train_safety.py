@@ -283,6 +283,7 @@ def test_rescore_refuses_the_shipped_checkpoint_without_force():
     assert res.returncode == 2 and "shipped checkpoint" in res.stderr and "--force" in res.stderr, res.stderr
 
 
+@pytest.mark.slow
 def test_shipped_metrics_equal_a_fresh_rescore(tmp_path):
     """The stored metrics are what today's utils.spectra computes (e.g. C_V with the ω = 0 point): a metric whose
     definition changed without rescoring (`--rescore DIR --force` for one network; for the shipped ensemble, each

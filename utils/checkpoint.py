@@ -174,8 +174,12 @@ def _load_ensemble(directory: Path, dataset, map_location):
     if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{path}: checkpoint format {meta.get('format_version')} but this code reads "
                               f"format {FORMAT_VERSION}; retrain with `make train`.")
+    listed = meta["members"]
+    if not isinstance(listed, list) or not listed or not all(isinstance(m, dict) for m in listed):
+        raise CheckpointError(f"{path}: 'members' must be a non-empty list of {{path, seed, meta_sha256}} entries; "
+                              "restore it (`git checkout -- checkpoints`) or re-assemble the ensemble.")
     networks, members_meta = [], []
-    for member in meta["members"]:
+    for member in listed:
         relative = Path(str(member.get("path", "")))
         if relative.is_absolute() or ".." in relative.parts or not relative.parts:
             raise CheckpointError(f"{path}: member path {member.get('path')!r} must be a sub-folder of {directory}")
