@@ -14,7 +14,7 @@ from .plan import (COST_RATIO, OOD_PERCENTILE, ROTATION_TOL, RunSpec, budget_fro
 from .results import rounded
 from .stats import bootstrap_std, log_slope, mean_std, spearman, verdict
 
-__all__ = ["summarize_unseen_elements", "summarize_rotations", "summarize_learning_curves", "summarize_cost",
+__all__ = ["readme_table", "summarize_unseen_elements", "summarize_rotations", "summarize_learning_curves", "summarize_cost",
            "summarize_uncertainty", "summarize", "scorecard", "format_scorecard", "is_complete"]
 
 
@@ -228,3 +228,81 @@ def format_scorecard(results: dict) -> str:
             lines.append(f"    {r['test']:<56} {numbers:<32} {r['outcome']}")
     return "\n".join(lines)
 
+
+
+# ------------------------------------------------------------------------------------------- README table
+_CLAIM_TITLES = {
+    1: "1. mass-weighted one-hot generalizes better to unseen elements",
+    2: "2. equivariance makes rotation augmentation unnecessary",
+    3: "3. e3nn learns more per material with limited data",
+    4: "4. a prediction is ≥ 100× cheaper than a label",
+    5: "5. an ensemble's spread tracks its error",
+}
+
+
+def _ms(stat: dict, fmt: str = ".4f") -> str:
+    return f"{stat['mean']:{fmt}} ± {stat['std']:{fmt}}"
+
+
+def _outcome(rows: list[dict]) -> str:
+    held = sum(r["outcome"] == "held" for r in rows)
+    reversed_ = sum(r["outcome"] == "reversed" for r in rows)
+    tail = f", {reversed_} reversed" if reversed_ else ""
+    if held == len(rows):
+        return "held"
+    if held == 0:
+        return f"not shown: 0 of {len(rows)} tests held{tail}"
+    return f"partly: {held} of {len(rows)} tests held{tail}"
+
+
+def readme_table(results: dict) -> str:
+    """The README's table of the slides' claims, as Markdown rows, from a results file of :func:`run_claims`:
+    per claim what was measured (test MSE of the max-normalized DoS unless stated) and the outcome of its tests
+    by the 2σ rule (:func:`scorecard`). The README quotes it verbatim; ``tests/test_readme_claims.py`` checks it."""
+    s, card = summarize(results), scorecard(results)
+    lines = ["| claim | measured (test MSE of the max-normalized DoS unless stated) | outcome |", "|---|---|---|"]
+    by_claim = {c: [r for r in card if r["claim"] == c] for c in _CLAIM_TITLES}
+    if "1" in s:
+        parts = []
+        for row in s["1"]["rows"][1:]:
+            v = row["heldout/mse"]
+            parts.append(f"{row['label']} ({row['n_heldout']} materials): mass {_ms(v['mass'])} vs plain one-hot "
+                         f"{_ms(v['onehot'])}")
+        lines.append(f"| {_CLAIM_TITLES[1]} | held-out elements, {'; '.join(parts)} | {_outcome(by_claim[1])} |")
+    if "2" in s:
+        m = s["2"]["models"]
+        e, n, a = m["e3nn"], m["noneq"], m["noneq_aug"]
+        lines.append(
+            f"| {_CLAIM_TITLES[2]} | spread of predictions over 20 rotations (units of the max-normalized DoS): e3nn ≤ "
+            f"{e['spread_max']:.1e} (float32 round-off), non-equivariant MLP on edge vectors ({n['n_params'] / 1e6:.2f} M "
+            f"parameters) {n['spread_mean']['mean']:.2g} mean, with augmentation {a['spread_mean']['mean']:.2g}; test MSE "
+            f"{_ms(e['mse'])} vs {_ms(n['mse'])} vs {_ms(a['mse'])}; on rotated test crystals "
+            f"{e['rotated_mse']['mean']:.4f} vs {_ms(n['rotated_mse'])} vs {_ms(a['rotated_mse'])} | "
+            f"invariance {'held' if s['2']['e3nn_invariant'] else 'NOT held'}; {_outcome(by_claim[2])} |")
+    if "3" in s:
+        pts = s["3"]["points"]
+        sizes = " / ".join(f"{int(p['n_train']):,}" for p in pts)
+        curve = {k: " / ".join(f"{p['models'][k]['mse']['mean']:.4f}" for p in pts)
+                 for k in ("e3nn", "e3nn_lmax0", "composition")}
+        beats = [f"{int(p['n_train']):,}" for p in pts
+                 if p["verdicts"]["e3nn_vs_composition/mse"]["outcome"] == "held"]
+        lines.append(f"| {_CLAIM_TITLES[3]} | {sizes} training materials: e3nn {curve['e3nn']}, l_max = 0 "
+                     f"{curve['e3nn_lmax0']}, composition MLP {curve['composition']} | e3nn beats composition at "
+                     f"{', '.join(beats) if beats else 'no size'} training materials; {_outcome(by_claim[3])} |")
+    if "4" in s:
+        c = s["4"]
+        lines.append(f"| {_CLAIM_TITLES[4]} | label (one CPU core): median {c['label_s']['median']:.1f} s per material; "
+                     f"prediction with the default network, graphs included: "
+                     f"{1e3 * c['predict_s']['default']['mean']:.2f} ± {1e3 * c['predict_s']['default']['std']:.2f} ms → "
+                     f"{c['ratio_median_label_to_predict']:,.0f}×; labelling time grows as N^"
+                     f"{c['label_scaling']['slope']:.2f} ± {c['label_scaling']['stderr']:.2f} with atoms per cell "
+                     f"(DFT: N⁴) | {_outcome(by_claim[4])} |")
+    if "5" in s:
+        u = s["5"]
+        t, v = u["sets"]["test"], u["sets"]["valid"]
+        n_test = results["experiment"]["dataset"]["split_sizes"]["test"]
+        lines.append(f"| {_CLAIM_TITLES[5]} | {u['n_members']} members: Spearman ρ(spread, error) = "
+                     f"{t['spearman']:.2f} ± {t['spearman_std']:.2f} on {n_test} test materials ({v['spearman']:.2f} on "
+                     f"validation); {len(t['flagged'])} test materials above the {OOD_PERCENTILE:g}th percentile of "
+                     f"validation spreads are flagged | {_outcome(by_claim[5])} |")
+    return "\n".join(lines)
