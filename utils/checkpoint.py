@@ -69,7 +69,7 @@ def meta_sha256(meta: dict) -> str:
         >>> meta_sha256({"b": 1, "a": [0.5]}) == meta_sha256({"a": [0.5], "b": 1, "meta_sha256": "x"})
         True
     """
-    body = {k: v for k, v in meta.items() if k not in ("meta_sha256", "members_meta")}   # members_meta: added on loading
+    body = {k: v for k, v in meta.items() if k not in ("meta_sha256", "members_meta")}   # members_meta: on loading
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
@@ -212,8 +212,9 @@ def load_checkpoint(directory=DEFAULT_CHECKPOINT, dataset=None, map_location="cp
         return _load_ensemble(directory, dataset, map_location)
     weights, meta_path = directory / "model.pt", directory / "model.json"
     if not weights.exists() or not meta_path.exists():
-        raise CheckpointError(f"no checkpoint in {directory}: expected model.pt and model.json (or, for an ensemble, ensemble.json) there. "
-                              "Run `make train` (or `python -m utils.train --out DIR`) to create one.")
+        raise CheckpointError(f"no checkpoint in {directory}: expected model.pt and model.json (or, for an ensemble, "
+                              "ensemble.json) there. Run `make train` (or `python -m utils.train --out DIR`) to create "
+                              "one.")
     try:
         meta = json.loads(meta_path.read_text())
         if not isinstance(meta, dict) or "model_config" not in meta:

@@ -40,8 +40,8 @@ import torch
 from . import distributed as _dist
 from ._env import progress_disabled
 from .checkpoint import (DEFAULT_CHECKPOINT, ENCODING, ENSEMBLE_FILE, FORMAT_VERSION,  # noqa: F401  (re-exported:
-                         CheckpointError, atomic_torch_save, load_checkpoint, meta_sha256,  # utils.train.load_checkpoint)
-                         save_checkpoint, save_ensemble)
+                         CheckpointError, atomic_torch_save, load_checkpoint,  # utils.train.load_checkpoint)
+                         meta_sha256, save_checkpoint, save_ensemble)
 from .graphs import structure_to_graph
 from .model import EnsembleNetwork, ModelConfig, PeriodicNetwork
 from .spectra import dos_metrics, wasserstein_cm1  # noqa: F401  (re-exported: utils.train.dos_metrics)

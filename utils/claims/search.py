@@ -62,8 +62,8 @@ VARIANTS: dict[str, tuple[dict, dict]] = {
     "r_max_5": (dict(r_max=5.0), {}),
 }
 
-__all__ = ["DEFAULT_OUT", "VARIANTS", "SearchError", "choose", "choose_ensemble", "ensemble_mean", "load_search", "run_search",
-           "summarize"]
+__all__ = ["DEFAULT_OUT", "VARIANTS", "SearchError", "choose", "choose_ensemble", "ensemble_mean", "load_search",
+           "run_search", "summarize"]
 
 
 class SearchError(ValueError):
