@@ -358,6 +358,12 @@ def _is_shipped(out: Path) -> bool:
     return resolved == shipped or shipped in resolved.parents
 
 
+def _shipped_refusal(out: Path) -> TrainingError:
+    return TrainingError(f"{out} is the shipped checkpoint: training never replaces it by default. Leave out --out "
+                         "(a new folder under runs/ is made), or replace it deliberately with `--seeds 0 1 2 --out "
+                         "checkpoints/default --force` (`make train-default`).")
+
+
 def _check_output(out: Path, resume: bool, force: bool) -> None:
     """Refuse to overwrite the shipped checkpoint or a finished run without ``force``; ``resume`` needs ``state.pt``."""
     if out.exists() and not out.is_dir():
@@ -365,9 +371,7 @@ def _check_output(out: Path, resume: bool, force: bool) -> None:
     shipped = _is_shipped(out)
     has_model, has_state = (out / "model.json").exists(), (out / "state.pt").exists()
     if shipped and not force:
-        raise TrainingError(f"{out} is the shipped checkpoint: training never replaces it by default. Leave out --out "
-                            "(a new folder under runs/ is made), or replace it deliberately with `--seeds 0 1 2 --out "
-                            "checkpoints/default --force` (`make train-default`).")
+        raise _shipped_refusal(out)
     if (out / ENSEMBLE_FILE).exists():
         raise TrainingError(f"{out} holds an ensemble ({ENSEMBLE_FILE}): a single network is never written over it. "
                             "Choose another --out, or retrain the ensemble with --seeds.")
@@ -532,9 +536,7 @@ def fit_ensemble(out=None, seeds=(0, 1, 2), version=None, train_config: TrainCon
     if out.exists() and not out.is_dir():
         raise TrainingError(f"--out {out} is a file, not a folder")
     if _is_shipped(out) and not force:
-        raise TrainingError(f"{out} is the shipped checkpoint: training never replaces it by default. Leave out --out "
-                            "(a new folder under runs/ is made), or replace it deliberately with `--seeds 0 1 2 --out "
-                            "checkpoints/default --force` (`make train-default`).")
+        raise _shipped_refusal(out)
     if (out / ENSEMBLE_FILE).exists() and not force:
         raise TrainingError(f"{out} already holds an ensemble: choose another --out, or retrain it with --force "
                             "(finished members trained with the same settings are kept).")

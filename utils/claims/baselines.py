@@ -317,6 +317,7 @@ def score_ensemble(results: dict, dataset, checkpoint=None) -> dict | None:
     """
     from ..checkpoint import DEFAULT_CHECKPOINT, is_ensemble, load_checkpoint
     from ..train import graphs_from_dataset
+    from .search import ensemble_mean
 
     checkpoint = Path(checkpoint) if checkpoint is not None else DEFAULT_CHECKPOINT
     if not is_ensemble(checkpoint):
@@ -335,8 +336,8 @@ def score_ensemble(results: dict, dataset, checkpoint=None) -> dict | None:
     targets = {name: np.stack([g.y[0].numpy() for g in gs]) for name, gs in graphs.items()}
     preds = {name: [predict(member, gs) for member in model.members] for name, gs in graphs.items()}
 
-    def scores(members) -> dict:
-        return _scores(freq, targets, {name: np.mean([p[m] for m in members], axis=0) for name, p in preds.items()})
+    def scores(members) -> dict:     # the ensemble's prediction as the search and EnsembleNetwork define it
+        return _scores(freq, targets, {name: ensemble_mean([p[m] for m in members]) for name, p in preds.items()})
 
     every = scores(range(len(seeds)))
     pair_scores = [scores(pair) for pair in itertools.combinations(range(len(seeds)), 2)]
